@@ -1,0 +1,340 @@
+"""Configuration dataclasses: network, layers, reconstruction distributions.
+
+Configs are data (Keras ``get_config`` style): every class round-trips
+exactly through ``to_dict()/from_dict()`` and ``to_json()/from_json()``, and
+never holds learned arrays.  Invalid values raise ``ValueError``/``TypeError``
+naming the field at construction; cross-layer checks (``n_in`` matching the
+previous ``n_out``) happen in :class:`NeuralNetConfiguration` and name the
+layer index.
+
+DL4J name mapping: ``nIn``/``nOut`` -> ``n_in``/``n_out``, ``corruptionLevel``
+-> ``corruption_level``, ``encoderLayerSizes`` -> ``encoder_layer_sizes``,
+``decoderLayerSizes`` -> ``decoder_layer_sizes``, ``pzxActivationFunction`` ->
+``pzx_activation``, ``reconstructionDistribution`` ->
+``reconstruction_distribution``, ``lossFunction(act, loss)`` ->
+``loss_function=LossFunctionWrapper(act, loss)``, ``numSamples`` ->
+``num_samples``, ``weightInit`` -> ``weight_init``, ``l1Bias``/``l2Bias`` ->
+``l1_bias``/``l2_bias``.
+"""
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from . import updaters as _updaters
+from ._serial import ConfigBase, check_int, check_number
+from .registries import activation_name, loss_name
+from .weight_init import weight_init_name
+
+DTYPES = ("float32", "float64")
+
+
+# ============================================================================ distributions
+
+class ReconstructionDistribution(ConfigBase):
+    """Base of the p(x|z) configs of a :class:`VariationalAutoencoder`."""
+
+    def input_width(self, n_data):
+        """Width of the decoder pre-output this distribution needs for ``n_data`` columns."""
+        return n_data
+
+    def has_loss_function(self):
+        """True when this is a deterministic loss, not a probability model."""
+        return False
+
+
+@dataclass
+class GaussianReconstructionDistribution(ReconstructionDistribution):
+    """Independent Gaussians; the decoder outputs mean and log(sigma^2) (width 2n)."""
+
+    activation: str = "identity"
+
+    def __post_init__(self):
+        self.activation = activation_name(self.activation, "GaussianReconstructionDistribution.activation")
+
+    def input_width(self, n_data):
+        return 2 * n_data
+
+
+@dataclass
+class BernoulliReconstructionDistribution(ReconstructionDistribution):
+    """Independent Bernoullis; ``sigmoid`` (default, stable logit form) or ``hardsigmoid``."""
+
+    activation: str = "sigmoid"
+
+    def __post_init__(self):
+        self.activation = activation_name(self.activation, "BernoulliReconstructionDistribution.activation")
+        if self.activation not in ("sigmoid", "hardsigmoid"):
+            raise ValueError("BernoulliReconstructionDistribution: 'activation' must be 'sigmoid' or "
+                             f"'hardsigmoid' (it must give probabilities in [0, 1]); got {self.activation!r}")
+
+
+@dataclass
+class ExponentialReconstructionDistribution(ReconstructionDistribution):
+    """Independent exponentials; the decoder outputs gamma = log(lambda)."""
+
+    activation: str = "identity"
+
+    def __post_init__(self):
+        self.activation = activation_name(self.activation, "ExponentialReconstructionDistribution.activation")
+
+
+@dataclass
+class LossFunctionWrapper(ReconstructionDistribution):
+    """A deterministic loss on ``activation(pXZ pre-output)`` instead of a distribution."""
+
+    activation: str = "identity"
+    loss: str = "mse"
+
+    def __post_init__(self):
+        self.activation = activation_name(self.activation, "LossFunctionWrapper.activation")
+        self.loss = loss_name(self.loss, "LossFunctionWrapper.loss")
+
+    def has_loss_function(self):
+        return True
+
+
+@dataclass
+class CompositeReconstructionDistribution(ReconstructionDistribution):
+    """Contiguous column slices, each with its own distribution.
+
+    ``distributions`` is a sequence of ``(size, distribution)`` pairs, applied
+    in order (DL4J ``addDistribution(size, dist)``).
+    """
+
+    distributions: tuple = ()
+
+    def __post_init__(self):
+        parts = []
+        if not isinstance(self.distributions, (list, tuple)) or not self.distributions:
+            raise ValueError("CompositeReconstructionDistribution: 'distributions' must be a non-empty "
+                             f"sequence of (size, distribution) pairs; got {self.distributions!r}")
+        for k, item in enumerate(self.distributions):
+            if not isinstance(item, (list, tuple)) or len(item) != 2:
+                raise ValueError(f"CompositeReconstructionDistribution: distributions[{k}] must be a "
+                                 f"(size, distribution) pair; got {item!r}")
+            size = check_int("CompositeReconstructionDistribution", f"distributions[{k}].size", item[0])
+            dist = item[1]
+            if not isinstance(dist, ReconstructionDistribution):
+                raise TypeError(f"CompositeReconstructionDistribution: distributions[{k}] must hold a "
+                                f"ReconstructionDistribution; got {type(dist).__name__}")
+            parts.append((size, dist))
+        self.distributions = tuple(parts)
+
+    def add(self, size, distribution):
+        """A new composite with ``(size, distribution)`` appended (builder style)."""
+        return CompositeReconstructionDistribution(self.distributions + ((size, distribution),))
+
+    def data_width(self):
+        """Sum of the slice sizes."""
+        return sum(s for s, _ in self.distributions)
+
+    def input_width(self, n_data):
+        return sum(d.input_width(s) for s, d in self.distributions)
+
+    def has_loss_function(self):
+        return all(d.has_loss_function() for _, d in self.distributions)
+
+
+# ============================================================================ layers
+
+@dataclass
+class LayerConfig(ConfigBase):
+    """Fields shared by every layer.  ``None`` means: inherit the network's value.
+
+    ``n_in=None`` is inferred from the previous layer's ``n_out``.
+    """
+
+    n_in: Optional[int] = None
+    n_out: Optional[int] = None
+    activation: Optional[str] = None
+    weight_init: Optional[str] = None
+    updater: Optional[_updaters.Updater] = None
+    l1: Optional[float] = None
+    l2: Optional[float] = None
+    l1_bias: Optional[float] = None
+    l2_bias: Optional[float] = None
+    name: Optional[str] = None
+
+    pretrainable = False
+
+    def __post_init__(self):
+        owner = type(self).__name__
+        self.n_in = check_int(owner, "n_in", self.n_in, allow_none=True)
+        if self.n_out is None:
+            raise ValueError(f"{owner}: 'n_out' is required (an int >= 1)")
+        self.n_out = check_int(owner, "n_out", self.n_out)
+        if self.activation is not None:
+            self.activation = activation_name(self.activation, f"{owner}.activation")
+        if self.weight_init is not None:
+            self.weight_init = weight_init_name(self.weight_init, f"{owner}.weight_init")
+        if self.updater is not None:
+            self.updater = _updaters.get(self.updater, f"{owner}.updater")
+        for f in ("l1", "l2", "l1_bias", "l2_bias"):
+            setattr(self, f, check_number(owner, f, getattr(self, f), low=0.0, allow_none=True))
+        if self.name is not None and not isinstance(self.name, str):
+            raise TypeError(f"{owner}: 'name' must be a str or None; got {self.name!r}")
+
+
+@dataclass
+class DenseLayer(LayerConfig):
+    """Fully connected layer ``f(x @ W + b)``; params ``W`` [n_in, n_out], ``b`` [n_out]."""
+
+
+@dataclass
+class OutputLayer(LayerConfig):
+    """Dense layer with a loss (default ``mcxent`` as DL4J); the network's last layer."""
+
+    loss: str = "mcxent"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.loss = loss_name(self.loss, "OutputLayer.loss")
+
+
+@dataclass
+class AutoEncoder(LayerConfig):
+    """Denoising autoencoder with tied weights; params ``W``, ``b``, ``vb``.
+
+    Pretrain objective: ``loss(decode(encode(corrupt(x))), x)`` averaged over
+    the minibatch plus ``sparsity * mean_over_batch(sum_j |h_j|)`` (an L1
+    activity penalty on the hidden code; 0 turns it off).
+    """
+
+    corruption_level: float = 0.3
+    sparsity: float = 0.0
+    loss: str = "mse"
+
+    pretrainable = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.corruption_level = check_number("AutoEncoder", "corruption_level", self.corruption_level,
+                                             low=0.0, high=1.0)
+        self.sparsity = check_number("AutoEncoder", "sparsity", self.sparsity, low=0.0)
+        self.loss = loss_name(self.loss, "AutoEncoder.loss")
+
+
+@dataclass
+class VariationalAutoencoder(LayerConfig):
+    """Variational autoencoder layer (Kingma & Welling); ``n_out`` is the latent size.
+
+    Exactly one of ``reconstruction_distribution`` or ``loss_function`` must be set.
+    """
+
+    encoder_layer_sizes: tuple = (100,)
+    decoder_layer_sizes: tuple = (100,)
+    pzx_activation: str = "identity"
+    reconstruction_distribution: Optional[ReconstructionDistribution] = None
+    loss_function: Optional[LossFunctionWrapper] = None
+    num_samples: int = 1
+
+    pretrainable = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        owner = "VariationalAutoencoder"
+        for f in ("encoder_layer_sizes", "decoder_layer_sizes"):
+            sizes = getattr(self, f)
+            if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+                sizes = (sizes,)
+            if not isinstance(sizes, (list, tuple)) or len(sizes) == 0:
+                raise ValueError(f"{owner}: '{f}' must be a non-empty sequence of ints >= 1; got {sizes!r}")
+            setattr(self, f, tuple(check_int(owner, f"{f}[{k}]", s) for k, s in enumerate(sizes)))
+        self.pzx_activation = activation_name(self.pzx_activation, f"{owner}.pzx_activation")
+        self.num_samples = check_int(owner, "num_samples", self.num_samples)
+        rd, lf = self.reconstruction_distribution, self.loss_function
+        if (rd is None) == (lf is None):
+            raise ValueError(f"{owner}: set exactly one of 'reconstruction_distribution' or "
+                             f"'loss_function'; got {'both' if rd is not None else 'neither'}")
+        if rd is not None and not isinstance(rd, ReconstructionDistribution):
+            raise TypeError(f"{owner}: 'reconstruction_distribution' must be a ReconstructionDistribution; "
+                            f"got {type(rd).__name__}")
+        if lf is not None and not isinstance(lf, LossFunctionWrapper):
+            raise TypeError(f"{owner}: 'loss_function' must be a LossFunctionWrapper; got {type(lf).__name__}")
+        dist = self.distribution
+        if isinstance(dist, CompositeReconstructionDistribution) and self.n_in is not None \
+                and dist.data_width() != self.n_in:
+            raise ValueError(f"{owner}: the CompositeReconstructionDistribution slice sizes sum to "
+                             f"{dist.data_width()} but n_in={self.n_in}")
+
+    @property
+    def distribution(self):
+        """The p(x|z) model: the reconstruction distribution or the loss wrapper."""
+        return self.reconstruction_distribution if self.reconstruction_distribution is not None \
+            else self.loss_function
+
+
+LAYER_TYPES = (DenseLayer, OutputLayer, AutoEncoder, VariationalAutoencoder)
+
+
+# ============================================================================ network
+
+@dataclass
+class NeuralNetConfiguration(ConfigBase):
+    """A stack of layers plus network-wide defaults (DL4J's ``NeuralNetConfiguration.Builder().list()``).
+
+    Defaults as DL4J: activation ``sigmoid``, weight init ``xavier``, updater
+    ``Sgd(1e-3)``, no regularisation.  ``seed=None`` draws a seed at
+    ``MultiLayerNetwork.init()`` (recorded on the network).
+    """
+
+    layers: tuple = ()
+    seed: Optional[int] = None
+    updater: _updaters.Updater = field(default_factory=_updaters.Sgd)
+    weight_init: str = "xavier"
+    activation: str = "sigmoid"
+    l1: float = 0.0
+    l2: float = 0.0
+    l1_bias: float = 0.0
+    l2_bias: float = 0.0
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        owner = "NeuralNetConfiguration"
+        self.seed = check_int(owner, "seed", self.seed, low=0, allow_none=True)
+        self.updater = _updaters.get(self.updater, f"{owner}.updater")
+        self.weight_init = weight_init_name(self.weight_init, f"{owner}.weight_init")
+        self.activation = activation_name(self.activation, f"{owner}.activation")
+        for f in ("l1", "l2", "l1_bias", "l2_bias"):
+            setattr(self, f, check_number(owner, f, getattr(self, f), low=0.0))
+        if self.dtype not in DTYPES:
+            raise ValueError(f"{owner}: 'dtype' must be one of {DTYPES}; got {self.dtype!r}")
+        if not isinstance(self.layers, (list, tuple)) or len(self.layers) == 0:
+            raise ValueError(f"{owner}: 'layers' must be a non-empty sequence of layer configs")
+        self.layers = tuple(self.layers)
+        prev = None
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, LayerConfig):
+                raise TypeError(f"{owner}: layers[{i}] must be a layer config ({', '.join(c.__name__ for c in LAYER_TYPES)}); "
+                                f"got {type(layer).__name__}")
+            kind = type(layer).__name__
+            if layer.n_in is None and prev is None:
+                raise ValueError(f"{owner}: layers[0] ({kind}): 'n_in' is required for the first layer")
+            if layer.n_in is not None and prev is not None and layer.n_in != prev:
+                raise ValueError(f"{owner}: layers[{i}] ({kind}): 'n_in'={layer.n_in} does not match "
+                                 f"the previous layer's n_out={prev}")
+            if isinstance(layer, OutputLayer) and i != len(self.layers) - 1:
+                raise ValueError(f"{owner}: layers[{i}] (OutputLayer) must be the last layer")
+            n_in = layer.n_in if layer.n_in is not None else prev
+            if isinstance(layer, VariationalAutoencoder):
+                dist = layer.distribution
+                if isinstance(dist, CompositeReconstructionDistribution) and dist.data_width() != n_in:
+                    raise ValueError(f"{owner}: layers[{i}] (VariationalAutoencoder): the composite "
+                                     f"distribution's sizes sum to {dist.data_width()} but n_in={n_in}")
+            prev = layer.n_out
+
+    # ---- effective per-layer settings --------------------------------------------------
+    def n_in_of(self, i):
+        """Effective ``n_in`` of layer ``i`` (inferred from the previous layer when None)."""
+        layer = self.layers[i]
+        return layer.n_in if layer.n_in is not None else self.layers[i - 1].n_out
+
+    def resolved(self, i, field_name):
+        """The layer's own value of ``field_name`` or the network default when it is None."""
+        v = getattr(self.layers[i], field_name)
+        return getattr(self, field_name) if v is None else v
+
+    @property
+    def np_dtype(self):
+        return np.dtype(self.dtype)

@@ -1,0 +1,198 @@
+"""Activation functions and their derivatives as ``@njit`` kernels.
+
+Every activation is identified by a small integer code (the Python layer maps
+names to codes in :mod:`numba_ae.registries`).  Derivatives are computed from
+the activation *output* ``a`` rather than the pre-activation ``z``, so layers
+only keep one buffer per activation; every activation here has a derivative
+that is a function of its output.
+
+Kernels work in place on preallocated arrays, for float32 and float64.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+IDENTITY = 0
+RELU = 1
+LEAKYRELU = 2
+TANH = 3
+SIGMOID = 4
+SOFTMAX = 5
+ELU = 6
+SOFTPLUS = 7
+SELU = 8
+HARDSIGMOID = 9
+HARDTANH = 10
+
+#: Names in code order; ``NAMES[code]`` is the activation's registry name.
+NAMES = (
+    "identity", "relu", "leakyrelu", "tanh", "sigmoid", "softmax",
+    "elu", "softplus", "selu", "hardsigmoid", "hardtanh",
+)
+
+LEAKY_ALPHA = 0.01
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@njit(cache=True, inline="always")
+def sigmoid_scalar(v):
+    """Overflow-free logistic sigmoid of one value."""
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
+def softplus_scalar(v):
+    """Overflow-free ``log(1 + exp(v))`` of one value."""
+    return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+
+@njit(cache=True, inline="always")
+def act_scalar(v, code):
+    """Elementwise activation ``f(v)`` for every code but SOFTMAX."""
+    if code == IDENTITY:
+        return v
+    elif code == RELU:
+        return v if v > 0.0 else 0.0
+    elif code == LEAKYRELU:
+        return v if v > 0.0 else LEAKY_ALPHA * v
+    elif code == TANH:
+        return math.tanh(v)
+    elif code == SIGMOID:
+        return sigmoid_scalar(v)
+    elif code == ELU:
+        return v if v > 0.0 else math.expm1(v)
+    elif code == SOFTPLUS:
+        return softplus_scalar(v)
+    elif code == SELU:
+        return SELU_SCALE * v if v > 0.0 else SELU_SCALE * SELU_ALPHA * math.expm1(v)
+    elif code == HARDSIGMOID:
+        return min(1.0, max(0.0, 0.2 * v + 0.5))
+    elif code == HARDTANH:
+        return min(1.0, max(-1.0, v))
+    return v
+
+
+@njit(cache=True, inline="always")
+def dact_scalar(a, code):
+    """Derivative ``f'(z)`` expressed through the output ``a = f(z)``."""
+    if code == IDENTITY:
+        return 1.0
+    elif code == RELU:
+        return 1.0 if a > 0.0 else 0.0
+    elif code == LEAKYRELU:
+        return 1.0 if a > 0.0 else LEAKY_ALPHA
+    elif code == TANH:
+        return 1.0 - a * a
+    elif code == SIGMOID:
+        return a * (1.0 - a)
+    elif code == ELU:
+        return 1.0 if a > 0.0 else a + 1.0
+    elif code == SOFTPLUS:
+        return -math.expm1(-a)
+    elif code == SELU:
+        return SELU_SCALE if a > 0.0 else a + SELU_SCALE * SELU_ALPHA
+    elif code == HARDSIGMOID:
+        return 0.2 if (a > 0.0 and a < 1.0) else 0.0
+    elif code == HARDTANH:
+        return 1.0 if (a > -1.0 and a < 1.0) else 0.0
+    return 1.0
+
+
+@njit(cache=True)
+def softmax_rows(z):
+    """Row-wise softmax of ``z`` [n, k], in place, max-shifted for stability."""
+    n, k = z.shape
+    for i in range(n):
+        m = z[i, 0]
+        for j in range(1, k):
+            if z[i, j] > m:
+                m = z[i, j]
+        s = 0.0
+        for j in range(k):
+            e = math.exp(z[i, j] - m)
+            z[i, j] = e
+            s += e
+        inv = 1.0 / s
+        for j in range(k):
+            z[i, j] *= inv
+
+
+@njit(cache=True)
+def activation_forward(z, code):
+    """Apply activation ``code`` to ``z`` [n, k] in place (``z`` becomes ``a``)."""
+    if code == SOFTMAX:
+        softmax_rows(z)
+        return
+    if code == IDENTITY:
+        return
+    n, k = z.shape
+    for i in range(n):
+        for j in range(k):
+            z[i, j] = act_scalar(z[i, j], code)
+
+
+@njit(cache=True)
+def bias_activation_forward(z, b, code):
+    """Fused ``z = f(z + b)`` over ``z`` [n, k] with bias ``b`` [k], in place."""
+    n, k = z.shape
+    if code == SOFTMAX or code == IDENTITY:
+        for i in range(n):
+            for j in range(k):
+                z[i, j] += b[j]
+        if code == SOFTMAX:
+            softmax_rows(z)
+        return
+    for i in range(n):
+        for j in range(k):
+            z[i, j] = act_scalar(z[i, j] + b[j], code)
+
+
+@njit(cache=True)
+def bias_activation_forward_keep_z(z, b, code, a):
+    """Fused ``z += b; a = f(z)``: keeps the pre-activation ``z`` [n, k] and
+    writes the activation into ``a`` [n, k] (used by loss-bearing layers)."""
+    n, k = z.shape
+    for i in range(n):
+        for j in range(k):
+            z[i, j] += b[j]
+    if code == SOFTMAX:
+        for i in range(n):
+            for j in range(k):
+                a[i, j] = z[i, j]
+        softmax_rows(a)
+        return
+    for i in range(n):
+        for j in range(k):
+            a[i, j] = act_scalar(z[i, j], code)
+
+
+@njit(cache=True)
+def activation_backward(a, delta, code):
+    """Chain rule through the activation, in place: ``delta *= f'(z)``.
+
+    Parameters
+    ----------
+    a : [n, k] activation output ``f(z)``.
+    delta : [n, k] gradient w.r.t. ``a``; overwritten with the gradient w.r.t. ``z``.
+    code : activation code.
+    """
+    n, k = a.shape
+    if code == IDENTITY:
+        return
+    if code == SOFTMAX:
+        # Jacobian-vector product of softmax: a * (delta - <delta, a>)
+        for i in range(n):
+            s = 0.0
+            for j in range(k):
+                s += delta[i, j] * a[i, j]
+            for j in range(k):
+                delta[i, j] = a[i, j] * (delta[i, j] - s)
+        return
+    for i in range(n):
+        for j in range(k):
+            delta[i, j] *= dact_scalar(a[i, j], code)

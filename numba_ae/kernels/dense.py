@@ -1,0 +1,110 @@
+"""Dense (fully connected) layer kernels: fused GEMM + bias + activation
+forward, parameter gradients and the fused backward delta.
+
+GEMMs go to BLAS through ``np.dot`` inside ``@njit``; elementwise steps are
+fused into single passes.  All outputs are preallocated by the caller.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import activation_backward, bias_activation_forward, bias_activation_forward_keep_z
+
+
+@njit(cache=True)
+def dense_forward(x, W, b, act, out):
+    """``out = f(x @ W + b)``.
+
+    Parameters
+    ----------
+    x : [n, n_in]; W : [n_in, n_out]; b : [n_out]; act : activation code.
+    out : [n, n_out], overwritten.
+    """
+    np.dot(x, W, out)
+    bias_activation_forward(out, b, act)
+
+
+@njit(cache=True)
+def dense_forward_keep_z(x, W, b, act, z, out):
+    """``z = x @ W + b; out = f(z)`` keeping both (loss-bearing layers).
+
+    Parameters
+    ----------
+    x : [n, n_in]; W : [n_in, n_out]; b : [n_out]; act : activation code.
+    z, out : [n, n_out], overwritten.
+    """
+    np.dot(x, W, z)
+    bias_activation_forward_keep_z(z, b, act, out)
+
+
+@njit(cache=True)
+def dense_transposed_forward_keep_z(h, W, vb, act, z, out):
+    """Tied-weight decode ``z = h @ W.T + vb; out = f(z)``.
+
+    Parameters
+    ----------
+    h : [n, n_out]; W : [n_in, n_out]; vb : [n_in]; act : activation code.
+    z, out : [n, n_in], overwritten.
+    """
+    np.dot(h, W.T, z)
+    bias_activation_forward_keep_z(z, vb, act, out)
+
+
+@njit(cache=True)
+def column_sums(delta, db):
+    """``db[j] = sum_i delta[i, j]`` (bias gradient), overwritten."""
+    n, k = delta.shape
+    for j in range(k):
+        db[j] = 0.0
+    for i in range(n):
+        for j in range(k):
+            db[j] += delta[i, j]
+
+
+@njit(cache=True)
+def dense_param_grads(x, delta, dW, db):
+    """Parameter gradients of an affine map ``x @ W + b``.
+
+    Parameters
+    ----------
+    x : [n, n_in] layer input; delta : [n, n_out] gradient w.r.t. the pre-activation.
+    dW : [n_in, n_out] and db : [n_out], overwritten with ``x.T @ delta`` and ``sum_i delta``.
+    """
+    np.dot(x.T, delta, dW)
+    column_sums(delta, db)
+
+
+@njit(cache=True)
+def backprop_delta(delta, W, a_prev, act_prev, out):
+    """Fused ``out = (delta @ W.T) * f'(z_prev)``, the delta of the layer below.
+
+    Parameters
+    ----------
+    delta : [n, n_out]; W : [n_in, n_out]; a_prev : [n, n_in] output of the
+    layer below with activation code ``act_prev``; out : [n, n_in], overwritten.
+    """
+    np.dot(delta, W.T, out)
+    activation_backward(a_prev, out, act_prev)
+
+
+@njit(cache=True)
+def add_l1_activity_grad(h, coef, delta):
+    """``delta += coef * sign(h)`` (gradient of an L1 activity penalty)."""
+    n, k = h.shape
+    for i in range(n):
+        for j in range(k):
+            v = h[i, j]
+            if v > 0.0:
+                delta[i, j] += coef
+            elif v < 0.0:
+                delta[i, j] -= coef
+
+
+@njit(cache=True)
+def abs_row_sums(h, out):
+    """``out[i] = sum_j |h[i, j]|`` (per-example L1 activity)."""
+    n, k = h.shape
+    for i in range(n):
+        s = 0.0
+        for j in range(k):
+            s += abs(h[i, j])
+        out[i] = s

@@ -1,0 +1,133 @@
+"""Loss functions (per-example scores) and their gradients as ``@njit`` kernels.
+
+Definitions follow ND4J: per example,
+
+* ``mse``  = mean over columns of ``(a - y)^2``
+* ``l2``   = sum over columns of ``(a - y)^2``
+* ``l1``   = sum over columns of ``|a - y|``
+* ``xent`` = binary cross-entropy ``-sum[y log a + (1-y) log(1-a)]``
+* ``mcxent`` / ``negativeloglikelihood`` = ``-sum y log a``
+
+The gradient kernel returns the gradient with respect to the layer's
+*pre-activation* ``z`` (the activation derivative is applied inside), scaled
+by ``scale`` (callers pass ``1/N`` to average over the minibatch).  For
+``xent`` on a sigmoid output and ``mcxent``/``nll`` on a softmax output the
+score uses the log-sigmoid / log-softmax of ``z`` and the gradient the fused
+form ``a - y``, which never takes ``log(0)``.  Elsewhere log arguments are
+clamped from below by ``LOG_EPS``.
+"""
+import math
+
+from numba import njit
+
+from .activations import SIGMOID, SOFTMAX, activation_backward, softplus_scalar
+
+MSE = 0
+L1 = 1
+L2 = 2
+XENT = 3
+MCXENT = 4
+NEGATIVELOGLIKELIHOOD = 5
+
+#: Names in code order.
+NAMES = ("mse", "l1", "l2", "xent", "mcxent", "negativeloglikelihood")
+
+LOG_EPS = 1e-12
+
+
+@njit(cache=True)
+def loss_score(y, a, z, loss, act, out):
+    """Per-example loss.
+
+    Parameters
+    ----------
+    y : [n, k] targets.
+    a : [n, k] activation output.
+    z : [n, k] pre-activation (read only for the fused stable forms).
+    loss, act : loss and activation codes.
+    out : [n] per-example loss, overwritten.
+    """
+    n, k = a.shape
+    for i in range(n):
+        s = 0.0
+        if loss == MSE or loss == L2:
+            for j in range(k):
+                d = a[i, j] - y[i, j]
+                s += d * d
+            if loss == MSE:
+                s /= k
+        elif loss == L1:
+            for j in range(k):
+                s += abs(a[i, j] - y[i, j])
+        elif loss == XENT:
+            if act == SIGMOID:
+                # -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z
+                for j in range(k):
+                    s += softplus_scalar(z[i, j]) - y[i, j] * z[i, j]
+            else:
+                for j in range(k):
+                    p = a[i, j]
+                    s -= y[i, j] * math.log(max(p, LOG_EPS)) + (1.0 - y[i, j]) * math.log(
+                        max(1.0 - p, LOG_EPS))
+        else:  # MCXENT / NEGATIVELOGLIKELIHOOD
+            if act == SOFTMAX:
+                m = z[i, 0]
+                for j in range(1, k):
+                    if z[i, j] > m:
+                        m = z[i, j]
+                se = 0.0
+                for j in range(k):
+                    se += math.exp(z[i, j] - m)
+                lse = m + math.log(se)
+                for j in range(k):
+                    s -= y[i, j] * (z[i, j] - lse)
+            else:
+                for j in range(k):
+                    s -= y[i, j] * math.log(max(a[i, j], LOG_EPS))
+        out[i] = s
+
+
+@njit(cache=True)
+def loss_grad(y, a, z, loss, act, scale, delta):
+    """Gradient of ``scale * sum_i loss_i`` with respect to ``z``.
+
+    Parameters
+    ----------
+    y, a, z : [n, k] targets, activation output, pre-activation.
+    loss, act : loss and activation codes.
+    scale : float multiplier (``1/N`` for a minibatch mean).
+    delta : [n, k] output, overwritten with ``scale * dL/dz``.
+    """
+    n, k = a.shape
+    fused = (loss == XENT and act == SIGMOID) or (
+        (loss == MCXENT or loss == NEGATIVELOGLIKELIHOOD) and act == SOFTMAX)
+    if fused:
+        if loss == MCXENT or loss == NEGATIVELOGLIKELIHOOD:
+            # d/dz of -sum y log softmax(z) = a * sum(y) - y
+            for i in range(n):
+                sy = 0.0
+                for j in range(k):
+                    sy += y[i, j]
+                for j in range(k):
+                    delta[i, j] = scale * (a[i, j] * sy - y[i, j])
+        else:
+            for i in range(n):
+                for j in range(k):
+                    delta[i, j] = scale * (a[i, j] - y[i, j])
+        return
+    for i in range(n):
+        for j in range(k):
+            d = a[i, j] - y[i, j]
+            if loss == MSE:
+                g = 2.0 * d / k
+            elif loss == L2:
+                g = 2.0 * d
+            elif loss == L1:
+                g = 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
+            elif loss == XENT:
+                p = a[i, j]
+                g = -y[i, j] / max(p, LOG_EPS) + (1.0 - y[i, j]) / max(1.0 - p, LOG_EPS)
+            else:
+                g = -y[i, j] / max(a[i, j], LOG_EPS)
+            delta[i, j] = scale * g
+    activation_backward(a, delta, act)

@@ -1,0 +1,80 @@
+"""Updater (optimizer) steps over flat parameter/gradient vectors, as ND4J.
+
+Each step mutates ``p`` (parameters) and the updater state in place, given
+the already averaged and regularised gradient ``g``.  All arrays are 1-D
+views of the same length.
+"""
+import math
+
+from numba import njit
+
+
+@njit(cache=True)
+def add_regularization_grad(p, g, l1, l2):
+    """``g += l2 * p + l1 * sign(p)`` (gradient of ``0.5 l2 ||p||^2 + l1 |p|_1``)."""
+    for i in range(p.shape[0]):
+        v = p[i]
+        s = 1.0 if v > 0.0 else (-1.0 if v < 0.0 else 0.0)
+        g[i] += l2 * v + l1 * s
+
+
+@njit(cache=True)
+def regularization_score(p, l1, l2):
+    """``0.5 * l2 * ||p||^2 + l1 * sum|p|`` (float64)."""
+    sq = 0.0
+    ab = 0.0
+    for i in range(p.shape[0]):
+        v = float(p[i])
+        sq += v * v
+        ab += abs(v)
+    return 0.5 * l2 * sq + l1 * ab
+
+
+@njit(cache=True)
+def sgd_step(p, g, lr):
+    """``p -= lr * g``."""
+    for i in range(p.shape[0]):
+        p[i] -= lr * g[i]
+
+
+@njit(cache=True)
+def adam_step(p, g, m, v, lr, beta1, beta2, eps, t):
+    """ND4J Adam with bias correction folded into the step size; ``t`` counts from 1."""
+    alpha = lr * math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = beta1 * m[i] + (1.0 - beta1) * gi
+        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] -= alpha * mi / (math.sqrt(vi) + eps)
+
+
+@njit(cache=True)
+def nesterovs_step(p, g, v, lr, momentum):
+    """ND4J Nesterov momentum: ``v' = mu v - lr g; p += -mu v + (1 + mu) v'``."""
+    for i in range(p.shape[0]):
+        vprev = v[i]
+        vi = momentum * vprev - lr * g[i]
+        v[i] = vi
+        p[i] += -momentum * vprev + (1.0 + momentum) * vi
+
+
+@njit(cache=True)
+def rmsprop_step(p, g, cache, lr, decay, eps):
+    """ND4J RMSProp: ``c = decay c + (1-decay) g^2; p -= lr g / (sqrt(c) + eps)``."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        ci = decay * cache[i] + (1.0 - decay) * gi * gi
+        cache[i] = ci
+        p[i] -= lr * gi / (math.sqrt(ci) + eps)
+
+
+@njit(cache=True)
+def adagrad_step(p, g, hist, lr, eps):
+    """ND4J AdaGrad: ``h += g^2; p -= lr g / (sqrt(h) + eps)``."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        hi = hist[i] + gi * gi
+        hist[i] = hi
+        p[i] -= lr * gi / (math.sqrt(hi) + eps)

@@ -1,0 +1,129 @@
+"""Updaters (optimizers), ND4J semantics.
+
+An updater config is a small dataclass holding its hyper-parameters.  It
+knows the names of its per-parameter state arrays and applies one step to a
+flat parameter vector through a kernel in :mod:`numba_ae.kernels.updaters`.
+The network keeps the state (one flat array per state name and layer, so it
+can be saved per parameter) and the step counter ``t`` (from 1).
+
+Defaults are ND4J's: Sgd(1e-3), Adam(1e-3, 0.9, 0.999, 1e-8),
+Nesterovs(0.1, momentum 0.9), RmsProp(0.1, decay 0.95, eps 1e-8),
+AdaGrad(0.1, eps 1e-6).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._serial import ConfigBase, check_number
+from .kernels import updaters as _k
+
+
+class Updater(ConfigBase):
+    """Base class: subclasses define ``state_names`` and ``step``."""
+
+    state_names = ()
+
+    def init_state(self, n, dtype):
+        """Zero state arrays ``{name: [n]}``."""
+        return {name: np.zeros(n, dtype=dtype) for name in self.state_names}
+
+    def step(self, p, g, state, t):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass
+class Sgd(Updater):
+    """Plain SGD: ``p -= learning_rate * g``."""
+
+    learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        self.learning_rate = check_number("Sgd", "learning_rate", self.learning_rate, low=0.0)
+
+    def step(self, p, g, state, t):
+        _k.sgd_step(p, g, self.learning_rate)
+
+
+@dataclass
+class Adam(Updater):
+    """Adam as ND4J: bias correction folded into the step size."""
+
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    state_names = ("m", "v")
+
+    def __post_init__(self):
+        self.learning_rate = check_number("Adam", "learning_rate", self.learning_rate, low=0.0)
+        self.beta1 = check_number("Adam", "beta1", self.beta1, low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_number("Adam", "beta2", self.beta2, low=0.0, high=1.0, high_open=True)
+        self.epsilon = check_number("Adam", "epsilon", self.epsilon, low=0.0, low_open=True)
+
+    def step(self, p, g, state, t):
+        _k.adam_step(p, g, state["m"], state["v"], self.learning_rate, self.beta1, self.beta2,
+                     self.epsilon, t)
+
+
+@dataclass
+class Nesterovs(Updater):
+    """Nesterov momentum as ND4J."""
+
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    state_names = ("v",)
+
+    def __post_init__(self):
+        self.learning_rate = check_number("Nesterovs", "learning_rate", self.learning_rate, low=0.0)
+        self.momentum = check_number("Nesterovs", "momentum", self.momentum, low=0.0, high=1.0,
+                                     high_open=True)
+
+    def step(self, p, g, state, t):
+        _k.nesterovs_step(p, g, state["v"], self.learning_rate, self.momentum)
+
+
+@dataclass
+class RmsProp(Updater):
+    """RMSProp as ND4J."""
+
+    learning_rate: float = 0.1
+    rms_decay: float = 0.95
+    epsilon: float = 1e-8
+    state_names = ("cache",)
+
+    def __post_init__(self):
+        self.learning_rate = check_number("RmsProp", "learning_rate", self.learning_rate, low=0.0)
+        self.rms_decay = check_number("RmsProp", "rms_decay", self.rms_decay, low=0.0, high=1.0)
+        self.epsilon = check_number("RmsProp", "epsilon", self.epsilon, low=0.0, low_open=True)
+
+    def step(self, p, g, state, t):
+        _k.rmsprop_step(p, g, state["cache"], self.learning_rate, self.rms_decay, self.epsilon)
+
+
+@dataclass
+class AdaGrad(Updater):
+    """AdaGrad as ND4J."""
+
+    learning_rate: float = 0.1
+    epsilon: float = 1e-6
+    state_names = ("history",)
+
+    def __post_init__(self):
+        self.learning_rate = check_number("AdaGrad", "learning_rate", self.learning_rate, low=0.0)
+        self.epsilon = check_number("AdaGrad", "epsilon", self.epsilon, low=0.0, low_open=True)
+
+    def step(self, p, g, state, t):
+        _k.adagrad_step(p, g, state["history"], self.learning_rate, self.epsilon)
+
+
+UPDATERS = {cls.__name__.lower(): cls for cls in (Sgd, Adam, Nesterovs, RmsProp, AdaGrad)}
+
+
+def get(updater, field="updater"):
+    """An :class:`Updater` from an instance or a name (``"adam"`` -> ``Adam()``)."""
+    if isinstance(updater, Updater):
+        return updater
+    if isinstance(updater, str) and updater.lower() in UPDATERS:
+        return UPDATERS[updater.lower()]()
+    raise ValueError(f"'{field}' must be an Updater ({', '.join(c.__name__ for c in UPDATERS.values())}) "
+                     f"or one of the names {sorted(UPDATERS)}; got {updater!r}")
