@@ -108,3 +108,58 @@ def abs_row_sums(h, out):
         for j in range(k):
             s += abs(h[i, j])
         out[i] = s
+
+
+@njit(cache=True)
+def dense_backward(x, W, a, act, delta, dW, db, need_dx, dx):
+    """Backward pass of ``a = f(x @ W + b)``.
+
+    Parameters
+    ----------
+    x : [n, n_in] layer input; W : [n_in, n_out]; a : [n, n_out] layer output.
+    act : activation code.
+    delta : [n, n_out] gradient w.r.t. ``a``; overwritten with the gradient w.r.t. the pre-activation.
+    dW : [n_in, n_out], db : [n_out], overwritten with the parameter gradients.
+    need_dx : bool; when true ``dx`` [n, n_in] is overwritten with the gradient w.r.t. ``x``.
+    """
+    activation_backward(a, delta, act)
+    dense_param_grads(x, delta, dW, db)
+    if need_dx:
+        np.dot(delta, W.T, dx)
+
+
+@njit(cache=True)
+def affine_backward(x, W, delta, dW, db, need_dx, dx):
+    """Backward pass of an affine map given ``delta`` = gradient w.r.t. its output
+    (``dense_backward`` without the activation step)."""
+    dense_param_grads(x, delta, dW, db)
+    if need_dx:
+        np.dot(delta, W.T, dx)
+
+
+@njit(cache=True)
+def tied_autoencoder_backward(stack_in, stack_h, W, act, sparsity_coef, dW, db, dvb):
+    """Backward pass of the tied-weight autoencoder ``r = f(f(x~ W + b) W.T + vb)``.
+
+    Parameters
+    ----------
+    stack_in : [2n, n_in]; rows [0, n) hold the corrupted input x~, rows [n, 2n)
+        the gradient w.r.t. the decoder pre-activation (dr).
+    stack_h : [2n, n_out]; rows [n, 2n) hold the code h; rows [0, n) are
+        overwritten with the gradient w.r.t. the encoder pre-activation (dh).
+    W : [n_in, n_out]; act : activation code.
+    sparsity_coef : ``sparsity / n`` for the L1 activity penalty (0 = off).
+    dW : [n_in, n_out], db : [n_out], dvb : [n_in], overwritten.  One GEMM gives
+        ``dW = x~^T dh + dr^T h = stack_in^T stack_h``.
+    """
+    n = stack_in.shape[0] // 2
+    dr = stack_in[n:]
+    dh = stack_h[:n]
+    h = stack_h[n:]
+    np.dot(dr, W, dh)
+    if sparsity_coef != 0.0:
+        add_l1_activity_grad(h, sparsity_coef, dh)
+    activation_backward(h, dh, act)
+    np.dot(stack_in.T, stack_h, dW)
+    column_sums(dh, db)
+    column_sums(dr, dvb)

@@ -1,0 +1,44 @@
+"""numba_ae: autoencoders (denoising AE, VAE) for Python on NumPy and Numba.
+
+The feature set of Deeplearning4j's autoencoder API with Pythonic names::
+
+    from numba_ae import (NeuralNetConfiguration, AutoEncoder, OutputLayer,
+                          MultiLayerNetwork, Adam)
+    conf = NeuralNetConfiguration(updater=Adam(1e-3), layers=[
+        AutoEncoder(n_in=784, n_out=256, activation="relu", corruption_level=0.3),
+        OutputLayer(n_in=256, n_out=784, activation="sigmoid", loss="mse")])
+    net = MultiLayerNetwork(conf).init()
+"""
+from ._version import __version__
+from .config import (
+    AutoEncoder,
+    BernoulliReconstructionDistribution,
+    CompositeReconstructionDistribution,
+    DenseLayer,
+    ExponentialReconstructionDistribution,
+    GaussianReconstructionDistribution,
+    LossFunctionWrapper,
+    NeuralNetConfiguration,
+    OutputLayer,
+    VariationalAutoencoder,
+)
+from .data import (
+    ArrayDataSetIterator,
+    AsyncDataSetIterator,
+    DataSet,
+    MnistDataSetIterator,
+    load_mnist,
+)
+from .listeners import ProgressBarListener, ScoreListener, TrainingListener
+from .network import MultiLayerNetwork
+from .updaters import AdaGrad, Adam, Nesterovs, RmsProp, Sgd
+
+__all__ = [
+    "__version__",
+    "NeuralNetConfiguration", "DenseLayer", "OutputLayer", "AutoEncoder", "VariationalAutoencoder",
+    "GaussianReconstructionDistribution", "BernoulliReconstructionDistribution",
+    "ExponentialReconstructionDistribution", "CompositeReconstructionDistribution", "LossFunctionWrapper",
+    "MultiLayerNetwork", "Sgd", "Adam", "Nesterovs", "RmsProp", "AdaGrad",
+    "DataSet", "ArrayDataSetIterator", "AsyncDataSetIterator", "MnistDataSetIterator", "load_mnist",
+    "TrainingListener", "ScoreListener", "ProgressBarListener",
+]

@@ -1,0 +1,28 @@
+"""Data handling: validation, DataSet, minibatch iterators and MNIST.
+
+This subpackage depends on NumPy only and imports nothing else from
+``numba_ae``.
+"""
+
+from .dataset import DataSet
+from .iterators import (
+    ArrayDataSetIterator,
+    AsyncDataSetIterator,
+    DataSetIterator,
+    MnistDataSetIterator,
+)
+from .mnist import load_mnist, mnist_arrays, one_hot
+from .validation import check_features, check_labels
+
+__all__ = [
+    "DataSet",
+    "DataSetIterator",
+    "ArrayDataSetIterator",
+    "AsyncDataSetIterator",
+    "MnistDataSetIterator",
+    "load_mnist",
+    "mnist_arrays",
+    "one_hot",
+    "check_features",
+    "check_labels",
+]

@@ -1,0 +1,100 @@
+"""Denoising AutoEncoder layer (tied weights)."""
+import numpy as np
+
+from ..kernels import corruption as kc
+from ..kernels import dense as kd
+from ..kernels import losses as kl
+from ..registries import loss_code
+from .dense import DenseLayer
+
+
+class AutoEncoder(DenseLayer):
+    """Denoising autoencoder: encode ``h = f(x~ @ W + b)``, decode ``r = f(h @ W.T + vb)``.
+
+    In the network's supervised pass it is its encoder (no corruption, no decode).
+    :meth:`pretrain_step` minimises ``mean_n loss(r, x) + sparsity * mean_n sum_j |h_j|``
+    with ``x~`` = ``x`` with each value zeroed with probability ``corruption_level``.
+    This is the true gradient of that objective (DL4J's hand-written one ignores
+    the configured loss).
+    """
+
+    pretrainable = True
+
+    def __init__(self, conf, index, net_conf):
+        super().__init__(conf, index, net_conf)
+        self.corruption_level = conf.corruption_level
+        self.sparsity = conf.sparsity
+        self.loss_code = loss_code(conf.loss)
+
+    def param_specs(self):
+        return [("W", (self.n_in, self.n_out), False), ("b", (self.n_out,), True),
+                ("vb", (self.n_in,), True)]
+
+    def _allocate(self, n, key):
+        if key != "pretrain":
+            return super()._allocate(n, key)
+        # Rows [0, n) of `stack_in` hold the corrupted input and rows [n, 2n) the decoder
+        # delta; rows [0, n) of `stack_h` hold the hidden delta and [n, 2n) the code h, so
+        # the tied-weight gradient x~^T dh + dr^T h is one GEMM: stack_in^T @ stack_h.
+        return {"u": self._empty(n, self.n_in), "stack_in": self._empty(2 * n, self.n_in),
+                "stack_h": self._empty(2 * n, self.n_out), "zr": self._empty(n, self.n_in),
+                "r": self._empty(n, self.n_in), "scores": np.empty(n, dtype=self.dtype),
+                "act": np.empty(n, dtype=self.dtype)}
+
+    def reconstruct(self, x):
+        """Decode(encode(x)) without corruption; returns a new array [n, n_in]."""
+        h = np.empty((x.shape[0], self.n_out), dtype=self.dtype)
+        kd.dense_forward(x, self.params["W"], self.params["b"], self.act_code, h)
+        z = np.empty(x.shape, dtype=self.dtype)
+        r = np.empty(x.shape, dtype=self.dtype)
+        kd.dense_transposed_forward_keep_z(h, self.params["W"], self.params["vb"], self.act_code, z, r)
+        return r
+
+    def pretrain_step(self, x, rng, u=None):
+        """Gradients of the pretrain objective into ``grads``; returns the objective (float).
+
+        Parameters
+        ----------
+        x : [n, n_in] clean input.
+        rng : numpy Generator for the corruption mask.
+        u : optional [n, n_in] uniform draws fixing the mask (value zeroed where ``u < level``).
+        """
+        n = x.shape[0]
+        ws = self._workspace(n, "pretrain")
+        W, b, vb = self.params["W"], self.params["b"], self.params["vb"]
+        xt, dr = ws.stack_in[:n], ws.stack_in[n:]
+        dh, h = ws.stack_h[:n], ws.stack_h[n:]
+        if u is None and self.corruption_level > 0.0:
+            rng.random(out=ws.u, dtype=self.dtype)
+            u = ws.u
+        if u is not None:
+            kc.corrupt(x, u, self.corruption_level, xt)
+        else:
+            xt[...] = x
+        kd.dense_forward(xt, W, b, self.act_code, h)
+        kd.dense_transposed_forward_keep_z(h, W, vb, self.act_code, ws.zr, ws.r)
+        kl.loss_score(x, ws.r, ws.zr, self.loss_code, self.act_code, ws.scores)
+        score = float(np.mean(ws.scores, dtype=np.float64))
+        kl.loss_grad(x, ws.r, ws.zr, self.loss_code, self.act_code, 1.0 / n, dr)
+        if self.sparsity > 0.0:
+            kd.abs_row_sums(h, ws.act)
+            score += self.sparsity * float(np.mean(ws.act, dtype=np.float64))
+        kd.tied_autoencoder_backward(ws.stack_in, ws.stack_h, W, self.act_code, self.sparsity / n,
+                                     self.grads["W"], self.grads["b"], self.grads["vb"])
+        return score
+
+    def example_scores_unsupervised(self, x, rng=None):
+        """Per-example pretrain objective without corruption: ``loss(r, x) + sparsity * sum|h|`` [n]."""
+        n = x.shape[0]
+        h = np.empty((n, self.n_out), dtype=self.dtype)
+        kd.dense_forward(x, self.params["W"], self.params["b"], self.act_code, h)
+        z = np.empty(x.shape, dtype=self.dtype)
+        r = np.empty(x.shape, dtype=self.dtype)
+        kd.dense_transposed_forward_keep_z(h, self.params["W"], self.params["vb"], self.act_code, z, r)
+        s = np.empty(n, dtype=self.dtype)
+        kl.loss_score(x, r, z, self.loss_code, self.act_code, s)
+        if self.sparsity > 0.0:
+            a = np.empty(n, dtype=self.dtype)
+            kd.abs_row_sums(h, a)
+            s += self.sparsity * a
+        return s

@@ -1,0 +1,104 @@
+"""Runtime layer base: parameters as views into the network's flat vectors,
+per-batch-size workspaces, and the forward/backward protocol."""
+from collections import OrderedDict
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..registries import activation_code
+from ..weight_init import init_weights
+
+_EMPTY = {}
+
+
+class Layer:
+    """A layer instance built from a layer config inside a network.
+
+    Attributes
+    ----------
+    conf : the layer's config dataclass.
+    index : position in the network.
+    n_in, n_out : effective sizes.
+    params, grads : dict name -> array view into the network's flat parameter
+        and gradient vectors (DL4J names and shapes).
+    """
+
+    pretrainable = False
+    max_workspaces = 3
+
+    def __init__(self, conf, index, net_conf):
+        self.conf = conf
+        self.index = index
+        self.n_in = net_conf.n_in_of(index)
+        self.n_out = conf.n_out
+        self.activation = net_conf.resolved(index, "activation")
+        self.act_code = activation_code(self.activation)
+        self.weight_init = net_conf.resolved(index, "weight_init")
+        self.dtype = net_conf.np_dtype
+        self.params = {}
+        self.grads = {}
+        self._ws = OrderedDict()
+        self._dummy = np.empty((0, 0), dtype=self.dtype)
+
+    # ---- parameters ------------------------------------------------------------------------
+    def param_specs(self):
+        """List of ``(name, shape, is_bias)`` in flattening order."""
+        raise NotImplementedError
+
+    def num_params(self):
+        return int(sum(int(np.prod(s)) for _, s, _ in self.param_specs()))
+
+    def bind(self, flat_params, flat_grads):
+        """Point ``params``/``grads`` at consecutive slices of the given 1-D arrays."""
+        self.params, self.grads = {}, {}
+        off = 0
+        for name, shape, _ in self.param_specs():
+            size = int(np.prod(shape))
+            self.params[name] = flat_params[off:off + size].reshape(shape)
+            self.grads[name] = flat_grads[off:off + size].reshape(shape)
+            off += size
+
+    def init_params(self, rng):
+        """Weights by the layer's weight-init scheme (fan-in/fan-out of each matrix), biases 0."""
+        for name, shape, is_bias in self.param_specs():
+            if is_bias:
+                self.params[name][...] = 0.0
+            else:
+                init_weights(self.weight_init, self.params[name], rng, shape[0], shape[1])
+
+    # ---- workspaces --------------------------------------------------------------------------
+    def _workspace(self, n, key="fwd"):
+        """Buffers for minibatch size ``n`` (cached; the oldest sizes are evicted)."""
+        k = (key, n)
+        ws = self._ws.get(k)
+        if ws is None:
+            ws = SimpleNamespace(**self._allocate(n, key))
+            self._ws[k] = ws
+            while len(self._ws) > self.max_workspaces * 2:
+                self._ws.popitem(last=False)
+        return ws
+
+    def _allocate(self, n, key):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _empty(self, *shape):
+        return np.empty(shape, dtype=self.dtype)
+
+    def clear_workspaces(self):
+        self._ws.clear()
+
+    # ---- protocol ------------------------------------------------------------------------------
+    def forward(self, x, training=False, rng=None):
+        """Output for input ``x`` [n, n_in]; the returned array is a reused buffer."""
+        raise NotImplementedError
+
+    def backward(self, delta, need_dx):
+        """Given ``delta`` = dLoss/d(output) of the last ``forward`` (overwritten),
+        fill ``grads`` and return dLoss/d(input) (or None when not needed)."""
+        raise NotImplementedError
+
+    def pretrain_step(self, x, rng):  # pragma: no cover - only pretrainable layers
+        raise TypeError(f"layer {self.index} ({type(self.conf).__name__}) is not pretrainable")
+
+    def __repr__(self):
+        return f"{type(self).__name__}(index={self.index}, n_in={self.n_in}, n_out={self.n_out})"

@@ -1,0 +1,63 @@
+"""Dense and Output layers."""
+import numpy as np
+
+from ..kernels import dense as kd
+from ..kernels import losses as kl
+from ..registries import loss_code
+from .base import Layer
+
+
+class DenseLayer(Layer):
+    """``a = f(x @ W + b)``; params ``W`` [n_in, n_out], ``b`` [n_out]."""
+
+    def param_specs(self):
+        return [("W", (self.n_in, self.n_out), False), ("b", (self.n_out,), True)]
+
+    def _allocate(self, n, key):
+        return {"a": self._empty(n, self.n_out), "dx": self._empty(n, self.n_in)}
+
+    def forward(self, x, training=False, rng=None):
+        ws = self._workspace(x.shape[0])
+        kd.dense_forward(x, self.params["W"], self.params["b"], self.act_code, ws.a)
+        self._x, self._last = x, ws
+        return ws.a
+
+    def backward(self, delta, need_dx):
+        ws = self._last
+        kd.dense_backward(self._x, self.params["W"], ws.a, self.act_code, delta,
+                          self.grads["W"], self.grads["b"], need_dx, ws.dx if need_dx else self._dummy)
+        return ws.dx if need_dx else None
+
+
+class OutputLayer(DenseLayer):
+    """Dense layer with a loss; keeps the pre-activation for the stable fused forms."""
+
+    def __init__(self, conf, index, net_conf):
+        super().__init__(conf, index, net_conf)
+        self.loss = conf.loss
+        self.loss_code = loss_code(conf.loss)
+
+    def _allocate(self, n, key):
+        return {"a": self._empty(n, self.n_out), "z": self._empty(n, self.n_out),
+                "delta": self._empty(n, self.n_out), "dx": self._empty(n, self.n_in),
+                "scores": np.empty(n, dtype=self.dtype)}
+
+    def forward(self, x, training=False, rng=None):
+        ws = self._workspace(x.shape[0])
+        kd.dense_forward_keep_z(x, self.params["W"], self.params["b"], self.act_code, ws.z, ws.a)
+        self._x, self._last = x, ws
+        return ws.a
+
+    def example_scores(self, y):
+        """Per-example loss [n] of the last forward pass against labels ``y``."""
+        ws = self._last
+        kl.loss_score(y, ws.a, ws.z, self.loss_code, self.act_code, ws.scores)
+        return ws.scores
+
+    def backward_from_labels(self, y, need_dx):
+        """Gradients of the minibatch-mean loss; returns dLoss/dx (or None)."""
+        ws = self._last
+        kl.loss_grad(y, ws.a, ws.z, self.loss_code, self.act_code, 1.0 / y.shape[0], ws.delta)
+        kd.affine_backward(self._x, self.params["W"], ws.delta, self.grads["W"], self.grads["b"],
+                           need_dx, ws.dx if need_dx else self._dummy)
+        return ws.dx if need_dx else None

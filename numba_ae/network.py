@@ -1,0 +1,451 @@
+"""``MultiLayerNetwork``: a stack of layers trained by ``fit`` (supervised)
+and ``pretrain`` (layerwise, unsupervised), DL4J semantics.
+
+All parameters live in one flat vector (``params()``); each layer's
+``params`` dict holds views into it with DL4J names and shapes.  Gradients
+live in a twin flat vector.  A training step: forward, loss, backward (each
+kernel writing into preallocated workspaces), then per layer: add the l1/l2
+gradient and run the updater over the layer's slice.  All randomness (weight
+init, corruption masks, VAE samples) comes from one ``np.random.Generator``
+seeded by the config seed, so the same seed trains bitwise-identically.
+"""
+import numpy as np
+
+from .config import NeuralNetConfiguration, OutputLayer as _OutputConf
+from .data import ArrayDataSetIterator, DataSet, DataSetIterator, check_features, check_labels
+from .kernels import updaters as _ku
+from .layers import build_layer
+from .listeners import TrainingListener
+
+#: Rows per chunk in ``output``/``score`` so inference memory stays bounded.
+INFERENCE_CHUNK = 4096
+
+
+class MultiLayerNetwork:
+    """A feed-forward network of Dense/Output/AutoEncoder/VariationalAutoencoder layers.
+
+    Parameters
+    ----------
+    conf : NeuralNetConfiguration
+
+    Examples
+    --------
+    >>> net = MultiLayerNetwork(conf); net.init()
+    >>> net.pretrain(train_iter)   # only pretrainable layers learn
+    >>> net.fit(train_iter, epochs=1)
+    """
+
+    def __init__(self, conf):
+        if not isinstance(conf, NeuralNetConfiguration):
+            raise TypeError(f"'conf' must be a NeuralNetConfiguration; got {type(conf).__name__}")
+        self.conf = conf
+        self.dtype = conf.np_dtype
+        self.layers = []
+        self.listeners = []
+        self._initialized = False
+        self.iteration_count = 0
+        self.epoch_count = 0
+        self._last_score = None
+
+    # ================================================================== set-up
+    def init(self, params=None):
+        """Build the layers, allocate the flat parameter vector and initialise it.
+
+        Parameters
+        ----------
+        params : optional 1-D array of length ``num_params()`` to use instead of a fresh init.
+        """
+        conf = self.conf
+        if conf.seed is None:
+            self.seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        else:
+            self.seed = conf.seed
+        self._rng = np.random.Generator(np.random.PCG64(self.seed))
+        self.layers = [build_layer(lc, i, conf) for i, lc in enumerate(conf.layers)]
+        sizes = [layer.num_params() for layer in self.layers]
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        total = int(bounds[-1])
+        self._flat = np.zeros(total, dtype=self.dtype)
+        self._flat_grad = np.zeros(total, dtype=self.dtype)
+        self._slices = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.layers))]
+        self._updaters = []
+        self._updater_state = []
+        self._updater_t = []
+        self._reg = []
+        for i, layer in enumerate(self.layers):
+            layer.bind(self._flat[self._slices[i]], self._flat_grad[self._slices[i]])
+            layer.init_params(self._rng)
+            upd = conf.resolved(i, "updater")
+            self._updaters.append(upd)
+            self._updater_state.append(upd.init_state(sizes[i], self.dtype))
+            self._updater_t.append(0)
+            self._reg.append(self._layer_reg(i, layer))
+        self._initialized = True
+        if params is not None:
+            self.set_params(params)
+        return self
+
+    def _layer_reg(self, i, layer):
+        """``[(name, l1, l2)]`` for the layer's params with a non-zero penalty."""
+        conf = self.conf
+        l1w, l2w = conf.resolved(i, "l1"), conf.resolved(i, "l2")
+        l1b, l2b = conf.resolved(i, "l1_bias"), conf.resolved(i, "l2_bias")
+        out = []
+        for name, _, is_bias in layer.param_specs():
+            l1, l2 = (l1b, l2b) if is_bias else (l1w, l2w)
+            if l1 > 0.0 or l2 > 0.0:
+                out.append((name, l1, l2))
+        return out
+
+    def _check_init(self):
+        if not self._initialized:
+            raise RuntimeError("call net.init() before using the network")
+
+    # ================================================================== parameters
+    def num_params(self):
+        """Total number of parameters."""
+        self._check_init()
+        return int(self._flat.size)
+
+    def params(self):
+        """A copy of the flat parameter vector (layer order, DL4J param order within a layer)."""
+        self._check_init()
+        return self._flat.copy()
+
+    def set_params(self, flat):
+        """Copy ``flat`` (1-D, length ``num_params()``, finite) into the parameters."""
+        self._check_init()
+        arr = np.asarray(flat)
+        if arr.ndim != 1 or arr.size != self._flat.size:
+            raise ValueError(f"'flat' must be a 1-D array of length {self._flat.size}; got shape {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+            raise ValueError("'flat' must hold finite numbers")
+        self._flat[...] = arr
+
+    def get_layer(self, i):
+        """Layer ``i`` (negative indices count from the end)."""
+        self._check_init()
+        n = len(self.layers)
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
+            raise IndexError(f"layer index must be an int in [{-n}, {n}); got {i!r}")
+        return self.layers[i]
+
+    @property
+    def n_layers(self):
+        return len(self.conf.layers)
+
+    def summary(self):
+        """A text table of the layers, parameter shapes and counts."""
+        self._check_init()
+        rows = [("#", "layer", "n_in", "n_out", "activation", "params", "count")]
+        for i, layer in enumerate(self.layers):
+            shapes = ", ".join(f"{n}{list(s)}" for n, s, _ in layer.param_specs())
+            rows.append((str(i), type(layer.conf).__name__, str(layer.n_in), str(layer.n_out),
+                         layer.activation, shapes, f"{layer.num_params():,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        line = "-" * (sum(widths) + 2 * (len(widths) - 1))
+        out = [line]
+        for k, r in enumerate(rows):
+            out.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+            if k == 0:
+                out.append(line)
+        out.append(line)
+        out.append(f"Total parameters: {self.num_params():,}   dtype: {self.conf.dtype}   "
+                   f"iterations: {self.iteration_count}   epochs: {self.epoch_count}")
+        return "\n".join(out)
+
+    # ================================================================== listeners
+    def add_listener(self, *listeners):
+        """Add training listeners (e.g. ``ScoreListener(10)``, ``ProgressBarListener()``)."""
+        for ls in listeners:
+            if not isinstance(ls, TrainingListener):
+                raise TypeError(f"listeners must be TrainingListener instances; got {type(ls).__name__}")
+            self.listeners.append(ls)
+
+    def set_listeners(self, *listeners):
+        self.listeners = []
+        self.add_listener(*listeners)
+
+    # ================================================================== data plumbing
+    @property
+    def n_in(self):
+        return self.conf.n_in_of(0)
+
+    def _features(self, x, name="features", n_in=None):
+        return check_features(x, name=name, n_in=self.n_in if n_in is None else n_in, dtype=self.dtype)
+
+    def _as_iterator(self, data, labels, batch_size, need_labels):
+        """An iterable of DataSet from an iterator, DataSet, (x, y) tuple or arrays."""
+        if isinstance(data, DataSetIterator):
+            if labels is not None:
+                raise ValueError("'labels' must be None when 'data' is an iterator")
+            if data.n_features is not None and data.n_features != self.n_in:
+                raise ValueError(f"'data' has {data.n_features} feature column(s) but the network's "
+                                 f"first layer expects n_in={self.n_in}")
+            if need_labels and data.n_labels is None and data.num_examples:
+                raise ValueError("'data' has no labels; fit needs labels (use pretrain for unlabelled data)")
+            return data
+        if isinstance(data, DataSet):
+            x, y = data.features, data.labels
+        elif isinstance(data, tuple):
+            if len(data) not in (1, 2):
+                raise ValueError(f"'data' tuple must be (features,) or (features, labels); got length {len(data)}")
+            x, y = data[0], data[1] if len(data) == 2 else None
+        elif isinstance(data, np.ndarray) or (isinstance(data, list) and data and not isinstance(data[0], DataSet)):
+            x, y = data, labels
+        else:
+            # any other iterable of DataSet: validated batch by batch
+            return _CheckedIterable(data, self, need_labels)
+        x = self._features(x)
+        if y is not None:
+            y = check_labels(y, x.shape[0], n_out=self._label_width(), dtype=self.dtype)
+        elif need_labels:
+            raise ValueError("'labels' are required by fit (use pretrain for unlabelled data)")
+        bs = x.shape[0] if batch_size is None else batch_size
+        return ArrayDataSetIterator(x, y, batch_size=bs, shuffle=False)
+
+    def _label_width(self):
+        last = self.conf.layers[-1]
+        return last.n_out if isinstance(last, _OutputConf) else None
+
+    def _batch(self, ds, need_labels, trusted):
+        x, y = ds.features, ds.labels
+        if trusted:
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+        else:
+            x = self._features(x)
+        if need_labels:
+            if y is None:
+                raise ValueError("a minibatch has no labels; fit needs labels")
+            if trusted:
+                y = np.ascontiguousarray(y, dtype=self.dtype)
+            else:
+                y = check_labels(y, x.shape[0], n_out=self._label_width(), dtype=self.dtype)
+            if y.shape[1] != self._label_width():
+                raise ValueError(f"'labels' have {y.shape[1]} column(s) but the output layer has "
+                                 f"n_out={self._label_width()}")
+        return x, y
+
+    # ================================================================== training
+    def _notify_epoch_start(self, epoch, n):
+        for ls in self.listeners:
+            ls.on_epoch_start(self, epoch, n)
+
+    def _notify_iter(self, score):
+        for ls in self.listeners:
+            ls.iteration_done(self, self.iteration_count, self.epoch_count, score)
+
+    def _notify_epoch_end(self):
+        for ls in self.listeners:
+            ls.on_epoch_end(self, self.epoch_count)
+
+    def _apply_updates(self, i):
+        """l1/l2 gradient, then the updater, on layer ``i``; returns its regularisation score."""
+        reg = 0.0
+        layer = self.layers[i]
+        for name, l1, l2 in self._reg[i]:
+            p = layer.params[name].reshape(-1)
+            reg += _ku.regularization_score(p, l1, l2)
+            _ku.add_regularization_grad(p, layer.grads[name].reshape(-1), l1, l2)
+        self._updater_t[i] += 1
+        s = self._slices[i]
+        self._updaters[i].step(self._flat[s], self._flat_grad[s], self._updater_state[i], self._updater_t[i])
+        return reg
+
+    def regularization_score(self, layers=None):
+        """Sum of ``0.5*l2*||w||^2 + l1*sum|w|`` over the given (default all) layers."""
+        self._check_init()
+        idx = range(len(self.layers)) if layers is None else layers
+        total = 0.0
+        for i in idx:
+            for name, l1, l2 in self._reg[i]:
+                total += _ku.regularization_score(self.layers[i].params[name].reshape(-1), l1, l2)
+        return total
+
+    def fit_batch(self, x, y):
+        """One supervised step on a minibatch (arrays already validated and in the net's dtype)."""
+        layers = self.layers
+        a = x
+        for layer in layers:
+            a = layer.forward(a, training=True, rng=self._rng)
+        out = layers[-1]
+        score = float(np.mean(out.example_scores(y), dtype=np.float64))
+        delta = out.backward_from_labels(y, need_dx=len(layers) > 1)
+        for i in range(len(layers) - 2, -1, -1):
+            delta = layers[i].backward(delta, need_dx=i > 0)
+        for i in range(len(layers)):
+            score += self._apply_updates(i)
+        self.iteration_count += 1
+        self._last_score = score
+        self._notify_iter(score)
+        return score
+
+    def fit(self, data, labels=None, epochs=1, batch_size=None):
+        """Supervised training (backprop through all layers; pretrainable layers act as encoders).
+
+        Parameters
+        ----------
+        data : DataSetIterator, DataSet, ``(features, labels)`` tuple, or a features array
+            (then ``labels`` is required).
+        epochs : number of passes over the data.
+        batch_size : minibatch size when ``data`` is arrays/DataSet (default: all rows at once).
+
+        Returns
+        -------
+        self
+        """
+        self._check_init()
+        if not isinstance(self.layers[-1].conf, _OutputConf):
+            raise ValueError("fit needs an OutputLayer as the last layer; use pretrain for unsupervised layers")
+        epochs = _check_epochs(epochs)
+        it = self._as_iterator(data, labels, batch_size, need_labels=True)
+        trusted = isinstance(it, DataSetIterator)
+        for _ in range(epochs):
+            self._notify_epoch_start(self.epoch_count, _safe_len(it))
+            for ds in it:
+                x, y = self._batch(ds, True, trusted)
+                self.fit_batch(x, y)
+            self.epoch_count += 1
+            self._notify_epoch_end()
+        return self
+
+    def _layer_input(self, i, x):
+        """Inference output of layers ``[0, i)`` for ``x`` (the input of layer ``i``)."""
+        a = x
+        for layer in self.layers[:i]:
+            a = layer.forward(a, training=False, rng=self._rng)
+        return a
+
+    def pretrain_layer(self, i, data, epochs=1, batch_size=None):
+        """Unsupervised training of pretrainable layer ``i`` on its own input (the
+        inference output of the layers below); only layer ``i``'s parameters change."""
+        self._check_init()
+        layer = self.get_layer(i)
+        i = layer.index
+        if not layer.pretrainable:
+            raise ValueError(f"layer {i} ({type(layer.conf).__name__}) is not pretrainable "
+                             "(AutoEncoder and VariationalAutoencoder are)")
+        epochs = _check_epochs(epochs)
+        it = self._as_iterator(data, None, batch_size, need_labels=False)
+        trusted = isinstance(it, DataSetIterator)
+        for _ in range(epochs):
+            self._notify_epoch_start(self.epoch_count, _safe_len(it))
+            for ds in it:
+                x, _ = self._batch(ds, False, trusted)
+                inp = self._layer_input(i, x)
+                score = layer.pretrain_step(inp, self._rng)
+                score += self._apply_updates(i)
+                self.iteration_count += 1
+                self._last_score = score
+                self._notify_iter(score)
+            self.epoch_count += 1
+            self._notify_epoch_end()
+        return self
+
+    def pretrain(self, data, epochs=1, batch_size=None):
+        """Layerwise pretraining: each pretrainable layer in order, ``epochs`` passes each."""
+        self._check_init()
+        idx = [i for i, layer in enumerate(self.layers) if layer.pretrainable]
+        if not idx:
+            raise ValueError("the network has no pretrainable layer (AutoEncoder or VariationalAutoencoder)")
+        for i in idx:
+            self.pretrain_layer(i, data, epochs=epochs, batch_size=batch_size)
+        return self
+
+    # ================================================================== inference
+    def output(self, x, training=False):
+        """Network output for ``x`` [n, n_in] -> [n, n_out of the last layer] (a new array).
+
+        A pretrainable last layer outputs its code (AutoEncoder: hidden
+        activation; VariationalAutoencoder: latent mean).
+        """
+        self._check_init()
+        x = self._features(x, name="x")
+        n = x.shape[0]
+        out = np.empty((n, self.layers[-1].n_out), dtype=self.dtype)
+        for s in range(0, n, INFERENCE_CHUNK):
+            xb = x[s:s + INFERENCE_CHUNK]
+            a = xb
+            for layer in self.layers:
+                a = layer.forward(a, training=training, rng=self._rng)
+            out[s:s + xb.shape[0]] = a
+        return out
+
+    def feed_forward(self, x, training=False):
+        """Activations of every layer: ``[x, a_0, ..., a_last]`` (new arrays)."""
+        self._check_init()
+        x = self._features(x, name="x")
+        acts = [x]
+        a = x
+        for layer in self.layers:
+            a = layer.forward(a, training=training, rng=self._rng)
+            acts.append(a.copy())
+        return acts
+
+    def score(self, data=None, labels=None):
+        """DL4J score: mean over examples of the per-example loss plus l1/l2 terms.
+
+        With no argument: the score of the last minibatch trained on.  With
+        data and an OutputLayer last: the supervised loss.  With data and a
+        pretrainable last layer: its pretrain objective on its input (for a
+        VAE, the negative ELBO; for an AutoEncoder, the uncorrupted loss).
+        """
+        self._check_init()
+        if data is None:
+            if self._last_score is None:
+                raise ValueError("no minibatch has been trained on yet; pass data to score")
+            return self._last_score
+        supervised = isinstance(self.layers[-1].conf, _OutputConf)
+        it = self._as_iterator(data, labels, INFERENCE_CHUNK, need_labels=supervised)
+        trusted = isinstance(it, DataSetIterator)
+        total, count = 0.0, 0
+        for ds in it:
+            x, y = self._batch(ds, supervised, trusted)
+            if supervised:
+                a = x
+                for layer in self.layers:
+                    a = layer.forward(a, training=False, rng=self._rng)
+                s = self.layers[-1].example_scores(y)
+            else:
+                inp = self._layer_input(len(self.layers) - 1, x)
+                s = self.layers[-1].example_scores_unsupervised(inp, self._rng)
+            total += float(np.sum(s, dtype=np.float64))
+            count += x.shape[0]
+        if count == 0:
+            raise ValueError("'data' holds no examples")
+        return total / count + self.regularization_score()
+
+    def __repr__(self):
+        state = f"{self.num_params():,} params" if self._initialized else "not initialised"
+        return f"MultiLayerNetwork({len(self.conf.layers)} layers, {state})"
+
+
+class _CheckedIterable:
+    """Wraps an arbitrary iterable of DataSet (validated per batch by the network)."""
+
+    def __init__(self, data, net, need_labels):
+        try:
+            iter(data)
+        except TypeError:
+            raise TypeError("'data' must be a DataSetIterator, DataSet, (features, labels) tuple, "
+                            f"array, or an iterable of DataSet; got {type(data).__name__}") from None
+        self.data = data
+
+    def __iter__(self):
+        for ds in self.data:
+            if not isinstance(ds, DataSet):
+                raise TypeError(f"'data' must yield DataSet objects; got {type(ds).__name__}")
+            yield ds
+
+
+def _safe_len(it):
+    try:
+        return len(it)
+    except TypeError:
+        return None
+
+
+def _check_epochs(epochs):
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"'epochs' must be an int >= 1; got {epochs!r}")
+    return int(epochs)
