@@ -154,6 +154,47 @@ class MultiLayerNetwork:
                    f"iterations: {self.iteration_count}   epochs: {self.epoch_count}")
         return "\n".join(out)
 
+    # ================================================================== training state
+    def updater_state(self, i):
+        """Updater state of layer ``i``: ``{param_name: {state_name: view [param shape]}}``.
+
+        The views alias the network's state, so writing into them restores state.
+        """
+        self._check_init()
+        layer = self.get_layer(i)
+        state = self._updater_state[layer.index]
+        out = {}
+        off = 0
+        for name, shape, _ in layer.param_specs():
+            size = int(np.prod(shape))
+            out[name] = {k: v[off:off + size].reshape(shape) for k, v in state.items()}
+            off += size
+        return out
+
+    def training_state(self):
+        """Counters and RNG state needed to continue training exactly (JSON-serialisable)."""
+        self._check_init()
+        return {"iteration_count": int(self.iteration_count), "epoch_count": int(self.epoch_count),
+                "seed": int(self.seed), "updater_steps": [int(t) for t in self._updater_t],
+                "rng_state": self._rng.bit_generator.state,
+                "last_score": self._last_score}
+
+    def set_training_state(self, state):
+        """Inverse of :meth:`training_state`."""
+        self._check_init()
+        steps = state["updater_steps"]
+        if len(steps) != len(self.layers):
+            raise ValueError(f"'updater_steps' has {len(steps)} entries for {len(self.layers)} layers")
+        self.iteration_count = int(state["iteration_count"])
+        self.epoch_count = int(state["epoch_count"])
+        self.seed = int(state["seed"])
+        self._updater_t = [int(t) for t in steps]
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = state["rng_state"]
+        self._rng = rng
+        ls = state.get("last_score")
+        self._last_score = None if ls is None else float(ls)
+
     # ================================================================== listeners
     def add_listener(self, *listeners):
         """Add training listeners (e.g. ``ScoreListener(10)``, ``ProgressBarListener()``)."""
