@@ -74,6 +74,7 @@ class MultiLayerNetwork:
         self._reg = []
         for i, layer in enumerate(self.layers):
             layer.bind(self._flat[self._slices[i]], self._flat_grad[self._slices[i]])
+            layer._rng_source = self._current_rng
             layer.init_params(self._rng)
             upd = conf.resolved(i, "updater")
             self._updaters.append(upd)
@@ -84,6 +85,9 @@ class MultiLayerNetwork:
         if params is not None:
             self.set_params(params)
         return self
+
+    def _current_rng(self):
+        return self._rng
 
     def _layer_reg(self, i, layer):
         """``[(name, l1, l2)]`` for the layer's params with a non-zero penalty."""

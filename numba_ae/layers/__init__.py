@@ -3,8 +3,10 @@ from .. import config as _c
 from .autoencoder import AutoEncoder
 from .base import Layer
 from .dense import DenseLayer, OutputLayer
+from .vae import VariationalAutoencoder
 
-_LAYER_CLASSES = {_c.DenseLayer: DenseLayer, _c.OutputLayer: OutputLayer, _c.AutoEncoder: AutoEncoder}
+_LAYER_CLASSES = {_c.DenseLayer: DenseLayer, _c.OutputLayer: OutputLayer, _c.AutoEncoder: AutoEncoder,
+                 _c.VariationalAutoencoder: VariationalAutoencoder}
 
 
 def register(config_cls, layer_cls):
@@ -19,4 +21,4 @@ def build_layer(conf, index, net_conf):
     return cls(conf, index, net_conf)
 
 
-__all__ = ["Layer", "DenseLayer", "OutputLayer", "AutoEncoder", "build_layer", "register"]
+__all__ = ["Layer", "DenseLayer", "OutputLayer", "AutoEncoder", "VariationalAutoencoder", "build_layer", "register"]

@@ -39,6 +39,7 @@ class Layer:
         self.grads = {}
         self._ws = OrderedDict()
         self._dummy = np.empty((0, 0), dtype=self.dtype)
+        self._rng_source = None
 
     # ---- parameters ------------------------------------------------------------------------
     def param_specs(self):

@@ -1,0 +1,245 @@
+"""Runtime reconstruction distributions p(x|z) for the VAE.
+
+Each wraps a config from :mod:`numba_ae.config` and maps the decoder's
+pre-output ``pre`` [n, input_width] to per-example negative log-likelihoods,
+their gradients w.r.t. ``pre``, the distribution mean and samples.  All math
+is in :mod:`numba_ae.kernels.distributions`; this module only slices,
+applies activations and keeps scratch buffers.
+"""
+import numpy as np
+
+from .. import config as _c
+from ..kernels import activations as ka
+from ..kernels import distributions as kd
+from ..kernels import losses as kl
+from ..registries import activation_code, loss_code
+
+
+class NoLogProbabilityError(ValueError):
+    """Raised when a log-probability is asked of a loss-function wrapper."""
+
+
+class Distribution:
+    """Base runtime distribution."""
+
+    def __init__(self, conf, dtype):
+        self.conf = conf
+        self.dtype = np.dtype(dtype)
+        self._bufs = {}
+
+    def _buf(self, key, shape):
+        b = self._bufs.get(key)
+        if b is None or b.shape != shape:
+            b = np.empty(shape, dtype=self.dtype)
+            self._bufs[key] = b
+        return b
+
+    def input_width(self, d):
+        return self.conf.input_width(d)
+
+    def has_loss_function(self):
+        return self.conf.has_loss_function()
+
+    def check_data(self, x, name="x"):
+        """Raise ValueError when ``x`` lies outside the distribution's support."""
+
+    def nll(self, x, pre, out):
+        """Per-example negative log-likelihood (or loss) [n] into ``out``."""
+        raise NotImplementedError
+
+    def nll_grad(self, x, pre, scale, dpre):
+        """``scale * d(sum nll)/d(pre)`` into ``dpre`` (overwrite)."""
+        raise NotImplementedError
+
+    def mean(self, pre):
+        raise NotImplementedError
+
+    def sample(self, pre, rng):
+        raise NotImplementedError
+
+    def _activated(self, pre, key="a"):
+        a = self._buf(key, pre.shape)
+        a[...] = pre
+        ka.activation_forward(a, self.act_code)
+        return a
+
+
+class Gaussian(Distribution):
+    def __init__(self, conf, dtype):
+        super().__init__(conf, dtype)
+        self.act_code = activation_code(conf.activation)
+
+    def nll(self, x, pre, out):
+        kd.gaussian_log_prob(x, self._activated(pre), out)
+        np.negative(out, out=out)
+
+    def nll_grad(self, x, pre, scale, dpre):
+        a = self._activated(pre)
+        kd.gaussian_nll_grad(x, a, scale, dpre)
+        ka.activation_backward(a, dpre, self.act_code)
+
+    def mean(self, pre):
+        a = self._activated(pre)
+        out = np.empty((pre.shape[0], pre.shape[1] // 2), dtype=self.dtype)
+        kd.gaussian_mean(a, out)
+        return out
+
+    def sample(self, pre, rng):
+        a = self._activated(pre)
+        eps = rng.standard_normal((pre.shape[0], pre.shape[1] // 2), dtype=self.dtype)
+        out = np.empty_like(eps)
+        kd.gaussian_sample(a, eps, out)
+        return out
+
+
+class Bernoulli(Distribution):
+    def __init__(self, conf, dtype):
+        super().__init__(conf, dtype)
+        self.act_code = activation_code(conf.activation)
+        self.logits = conf.activation == "sigmoid"
+
+    def check_data(self, x, name="x"):
+        if x.size and (np.min(x) < 0.0 or np.max(x) > 1.0):
+            raise ValueError(f"'{name}' must lie in [0, 1] for a BernoulliReconstructionDistribution; "
+                             f"got values in [{np.min(x):g}, {np.max(x):g}]")
+
+    def nll(self, x, pre, out):
+        if self.logits:
+            kd.bernoulli_logit_log_prob(x, pre, out)
+        else:
+            kd.bernoulli_log_prob(x, self._activated(pre), out)
+        np.negative(out, out=out)
+
+    def nll_grad(self, x, pre, scale, dpre):
+        if self.logits:
+            kd.bernoulli_logit_nll_grad(x, pre, scale, dpre)
+        else:
+            a = self._activated(pre)
+            kd.bernoulli_nll_grad(x, a, scale, dpre)
+            ka.activation_backward(a, dpre, self.act_code)
+
+    def mean(self, pre):
+        out = np.empty(pre.shape, dtype=self.dtype)
+        if self.logits:
+            kd.bernoulli_logit_mean(pre, out)
+        else:
+            out[...] = self._activated(pre)
+        return out
+
+    def sample(self, pre, rng):
+        p = self.mean(pre)
+        u = rng.random(pre.shape, dtype=self.dtype)
+        out = np.empty_like(p)
+        kd.bernoulli_sample(p, u, out)
+        return out
+
+
+class Exponential(Distribution):
+    def __init__(self, conf, dtype):
+        super().__init__(conf, dtype)
+        self.act_code = activation_code(conf.activation)
+
+    def check_data(self, x, name="x"):
+        if x.size and np.min(x) < 0.0:
+            raise ValueError(f"'{name}' must be >= 0 for an ExponentialReconstructionDistribution; "
+                             f"got a minimum of {np.min(x):g}")
+
+    def nll(self, x, pre, out):
+        kd.exponential_log_prob(x, self._activated(pre), out)
+        np.negative(out, out=out)
+
+    def nll_grad(self, x, pre, scale, dpre):
+        a = self._activated(pre)
+        kd.exponential_nll_grad(x, a, scale, dpre)
+        ka.activation_backward(a, dpre, self.act_code)
+
+    def mean(self, pre):
+        out = np.empty(pre.shape, dtype=self.dtype)
+        kd.exponential_mean(self._activated(pre), out)
+        return out
+
+    def sample(self, pre, rng):
+        g = self._activated(pre)
+        u = rng.random(pre.shape, dtype=self.dtype)
+        out = np.empty(pre.shape, dtype=self.dtype)
+        kd.exponential_sample(g, u, out)
+        return out
+
+
+class LossWrapper(Distribution):
+    """A deterministic loss on ``activation(pre)``; has no log-probability."""
+
+    def __init__(self, conf, dtype):
+        super().__init__(conf, dtype)
+        self.act_code = activation_code(conf.activation)
+        self.loss_code = loss_code(conf.loss)
+
+    def nll(self, x, pre, out):
+        kl.loss_score(x, self._activated(pre), pre, self.loss_code, self.act_code, out)
+
+    def nll_grad(self, x, pre, scale, dpre):
+        kl.loss_grad(x, self._activated(pre), pre, self.loss_code, self.act_code, scale, dpre)
+
+    def mean(self, pre):
+        return self._activated(pre).copy()
+
+    def sample(self, pre, rng):
+        # deterministic: the "sample" of a loss wrapper is its output (DL4J does the same)
+        return self.mean(pre)
+
+
+class Composite(Distribution):
+    """Contiguous column slices, each with its own distribution."""
+
+    def __init__(self, conf, dtype):
+        super().__init__(conf, dtype)
+        self.parts = []
+        xo = po = 0
+        for size, dconf in conf.distributions:
+            w = dconf.input_width(size)
+            self.parts.append((slice(xo, xo + size), slice(po, po + w), build_distribution(dconf, dtype)))
+            xo += size
+            po += w
+
+    def check_data(self, x, name="x"):
+        for xs, _, d in self.parts:
+            d.check_data(x[:, xs], name=f"{name}[:, {xs.start}:{xs.stop}]")
+
+    def nll(self, x, pre, out):
+        tmp = self._buf("tmp", out.shape)
+        out[...] = 0.0
+        for xs, ps, d in self.parts:
+            d.nll(x[:, xs], pre[:, ps], tmp)
+            out += tmp
+
+    def nll_grad(self, x, pre, scale, dpre):
+        for xs, ps, d in self.parts:
+            d.nll_grad(x[:, xs], pre[:, ps], scale, dpre[:, ps])
+
+    def mean(self, pre):
+        return np.concatenate([d.mean(np.ascontiguousarray(pre[:, ps])) for _, ps, d in self.parts], axis=1)
+
+    def sample(self, pre, rng):
+        return np.concatenate([d.sample(np.ascontiguousarray(pre[:, ps]), rng) for _, ps, d in self.parts],
+                              axis=1)
+
+
+_RUNTIME = {
+    _c.GaussianReconstructionDistribution: Gaussian,
+    _c.BernoulliReconstructionDistribution: Bernoulli,
+    _c.ExponentialReconstructionDistribution: Exponential,
+    _c.LossFunctionWrapper: LossWrapper,
+    _c.CompositeReconstructionDistribution: Composite,
+}
+
+
+def build_distribution(conf, dtype):
+    """The runtime distribution for a distribution config."""
+    cls = _RUNTIME.get(type(conf))
+    if cls is None:
+        raise TypeError(f"no runtime distribution for {type(conf).__name__}")
+    return cls(conf, dtype)
+
+
+__all__ = ["Distribution", "Gaussian", "Bernoulli", "Exponential", "LossWrapper", "Composite",
+           "build_distribution", "NoLogProbabilityError"]

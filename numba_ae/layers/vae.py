@@ -1,0 +1,349 @@
+"""VariationalAutoencoder layer (Kingma & Welling 2013), DL4J semantics.
+
+Encoder ``h = f(... f(x e0W + e0b) ...)``; q(z|x) heads
+``mean = g(h pZXMeanW + pZXMeanb)``, ``logvar = g(h pZXLogStd2W + pZXLogStd2b)``
+(``g`` = ``pzx_activation``, ``logvar`` = log sigma^2); ``z = mean + exp(logvar/2) eps``
+with ``num_samples`` draws per example; decoder ``f`` layers then the affine
+``pXZ`` map to the distribution's pre-output.
+
+Pretrain objective (DL4J score, the negative ELBO): mean over examples of
+``KL(q(z|x) || N(0, I)) - mean_over_samples log p(x|z)`` (a loss wrapper's
+loss replaces ``-log p``).  The ``num_samples`` draws are stacked sample-major
+into one ``[L*n, k]`` batch so the decoder runs as single GEMMs.  In the
+network's supervised pass the layer is its encoder: output = latent mean,
+backprop through the encoder and pZXMean only.
+"""
+import numpy as np
+
+from ..data import check_features
+from ..distributions import NoLogProbabilityError, build_distribution
+from ..kernels import dense as kd
+from ..kernels import distributions as kdist
+from ..kernels import vae as kv
+from ..kernels.activations import IDENTITY, activation_backward
+from ..registries import activation_code
+from .base import Layer
+
+
+class VariationalAutoencoder(Layer):
+    """Runtime VAE layer; see the module docstring for the math."""
+
+    pretrainable = True
+
+    def __init__(self, conf, index, net_conf):
+        super().__init__(conf, index, net_conf)
+        self.encoder_sizes = tuple(conf.encoder_layer_sizes)
+        self.decoder_sizes = tuple(conf.decoder_layer_sizes)
+        self.pzx_code = activation_code(conf.pzx_activation)
+        self.num_samples = conf.num_samples
+        self.distribution = build_distribution(conf.distribution, self.dtype)
+        self.dist_width = self.distribution.input_width(self.n_in)
+        self._rng_source = None
+
+    # ---- parameters ----------------------------------------------------------------------
+    def param_specs(self):
+        specs = []
+        prev = self.n_in
+        for i, s in enumerate(self.encoder_sizes):
+            specs += [(f"e{i}W", (prev, s), False), (f"e{i}b", (s,), True)]
+            prev = s
+        k = self.n_out
+        specs += [("pZXMeanW", (prev, k), False), ("pZXMeanb", (k,), True),
+                  ("pZXLogStd2W", (prev, k), False), ("pZXLogStd2b", (k,), True)]
+        prev = k
+        for i, s in enumerate(self.decoder_sizes):
+            specs += [(f"d{i}W", (prev, s), False), (f"d{i}b", (s,), True)]
+            prev = s
+        specs += [("pXZW", (prev, self.dist_width), False), ("pXZb", (self.dist_width,), True)]
+        return specs
+
+    def _unused_in_fit(self):
+        used = {f"e{i}{p}" for i in range(len(self.encoder_sizes)) for p in "Wb"} | {"pZXMeanW", "pZXMeanb"}
+        return [name for name, _, _ in self.param_specs() if name not in used]
+
+    # ---- workspaces ------------------------------------------------------------------------
+    def _allocate(self, n, key):
+        e = self._empty
+        k = self.n_out
+        ws = {"enc": [e(n, s) for s in self.encoder_sizes],
+              "enc_dx": [e(n, s) for s in self.encoder_sizes],
+              "mean": e(n, k), "dmean": e(n, k), "dx": e(n, self.n_in)}
+        if key == "pretrain":
+            L = self.num_samples
+            m = self.encoder_sizes[-1]
+            ws.update({"logvar": e(n, k), "dlogvar": e(n, k), "kl": np.empty(n, dtype=self.dtype),
+                       "eps": e(L * n, k), "z": e(L * n, k), "dz": e(L * n, k),
+                       "dec": [e(L * n, s) for s in self.decoder_sizes],
+                       "dec_dx": [e(L * n, s) for s in self.decoder_sizes],
+                       "pre": e(L * n, self.dist_width), "dpre": e(L * n, self.dist_width),
+                       "nll": np.empty(L * n, dtype=self.dtype), "tmp": e(n, m),
+                       "xrep": e(L * n, self.n_in) if L > 1 else None})
+        return ws
+
+    # ---- shared pieces -----------------------------------------------------------------------
+    def _encode(self, x, ws):
+        """Encoder hidden layers into ``ws.enc``; returns the last activation."""
+        p = self.params
+        a = x
+        for i in range(len(self.encoder_sizes)):
+            kd.dense_forward(a, p[f"e{i}W"], p[f"e{i}b"], self.act_code, ws.enc[i])
+            a = ws.enc[i]
+        return a
+
+    def _encoder_backward(self, x, ws, dh, need_dx):
+        """Backprop ``dh`` (gradient w.r.t. the last encoder activation) to the encoder params."""
+        p, g = self.params, self.grads
+        for i in range(len(self.encoder_sizes) - 1, -1, -1):
+            inp = x if i == 0 else ws.enc[i - 1]
+            want = i > 0 or need_dx
+            dx = (ws.enc_dx[i - 1] if i > 0 else ws.dx) if want else self._dummy
+            kd.dense_backward(inp, p[f"e{i}W"], ws.enc[i], self.act_code, dh,
+                              g[f"e{i}W"], g[f"e{i}b"], want, dx)
+            dh = dx
+        return ws.dx if need_dx else None
+
+    def _decode(self, z, dec, pre):
+        """Decoder layers into ``dec`` then the pXZ affine map into ``pre``."""
+        p = self.params
+        a = z
+        for i in range(len(self.decoder_sizes)):
+            kd.dense_forward(a, p[f"d{i}W"], p[f"d{i}b"], self.act_code, dec[i])
+            a = dec[i]
+        kd.dense_forward(a, p["pXZW"], p["pXZb"], IDENTITY, pre)
+
+    def _rng(self, rng):
+        if rng is not None:
+            return rng
+        if self._rng_source is not None:
+            return self._rng_source()
+        return np.random.default_rng()
+
+    # ---- supervised protocol (encoder only) ------------------------------------------------------
+    def forward(self, x, training=False, rng=None):
+        ws = self._workspace(x.shape[0])
+        h = self._encode(x, ws)
+        kd.dense_forward(h, self.params["pZXMeanW"], self.params["pZXMeanb"], self.pzx_code, ws.mean)
+        self._x, self._last = x, ws
+        return ws.mean
+
+    def backward(self, delta, need_dx):
+        ws = self._last
+        for name in self._unused_in_fit():
+            self.grads[name][...] = 0.0
+        h = ws.enc[-1]
+        dh = ws.enc_dx[-1]
+        kd.dense_backward(h, self.params["pZXMeanW"], ws.mean, self.pzx_code, delta,
+                          self.grads["pZXMeanW"], self.grads["pZXMeanb"], True, dh)
+        return self._encoder_backward(self._x, ws, dh, need_dx)
+
+    # ---- pretraining ---------------------------------------------------------------------------
+    def _posterior(self, x, ws):
+        h = self._encode(x, ws)
+        p = self.params
+        kd.dense_forward(h, p["pZXMeanW"], p["pZXMeanb"], self.pzx_code, ws.mean)
+        kd.dense_forward(h, p["pZXLogStd2W"], p["pZXLogStd2b"], self.pzx_code, ws.logvar)
+        return h
+
+    def pretrain_step(self, x, rng, eps=None):
+        """Gradients of the negative ELBO into ``grads``; returns it (float).
+
+        Parameters
+        ----------
+        x : [n, n_in] data.
+        rng : numpy Generator for the reparameterisation noise.
+        eps : optional [num_samples*n, n_out] standard normals (sample-major) fixing the noise.
+        """
+        self.distribution.check_data(x, "features")
+        n = x.shape[0]
+        L = self.num_samples
+        ws = self._workspace(n, "pretrain")
+        p, g = self.params, self.grads
+        h = self._posterior(x, ws)
+        kdist.kl_normal(ws.mean, ws.logvar, ws.kl)
+        kdist.kl_normal_grad(ws.mean, ws.logvar, 1.0 / n, ws.dmean, ws.dlogvar)
+        if eps is None:
+            rng.standard_normal(out=ws.eps, dtype=self.dtype)
+        else:
+            ws.eps[...] = eps
+        kv.reparameterize_stacked(ws.mean, ws.logvar, ws.eps, ws.z)
+        self._decode(ws.z, ws.dec, ws.pre)
+        xr = x
+        if L > 1:
+            kv.tile_rows(x, L, ws.xrep)
+            xr = ws.xrep
+        self.distribution.nll(xr, ws.pre, ws.nll)
+        score = float(np.mean(ws.kl, dtype=np.float64) + np.mean(ws.nll, dtype=np.float64))
+        self.distribution.nll_grad(xr, ws.pre, 1.0 / (n * L), ws.dpre)
+        # decoder backward
+        nd = len(self.decoder_sizes)
+        top = ws.dec[-1]
+        kd.affine_backward(top, p["pXZW"], ws.dpre, g["pXZW"], g["pXZb"], True, ws.dec_dx[-1])
+        for i in range(nd - 1, -1, -1):
+            inp = ws.z if i == 0 else ws.dec[i - 1]
+            dx = ws.dz if i == 0 else ws.dec_dx[i - 1]
+            kd.dense_backward(inp, p[f"d{i}W"], ws.dec[i], self.act_code, ws.dec_dx[i],
+                              g[f"d{i}W"], g[f"d{i}b"], True, dx)
+        kv.reparameterize_backward(ws.dz, ws.eps, ws.logvar, ws.dmean, ws.dlogvar)
+        activation_backward(ws.mean, ws.dmean, self.pzx_code)
+        activation_backward(ws.logvar, ws.dlogvar, self.pzx_code)
+        dh = ws.enc_dx[-1]
+        kv.pzx_backward(h, p["pZXMeanW"], p["pZXLogStd2W"], ws.dmean, ws.dlogvar,
+                        g["pZXMeanW"], g["pZXMeanb"], g["pZXLogStd2W"], g["pZXLogStd2b"], True, dh, ws.tmp)
+        self._encoder_backward(x, ws, dh, False)
+        return score
+
+    # ---- public API (DL4J layer methods) ----------------------------------------------------------
+    def _check_x(self, x, name="x"):
+        return check_features(x, name=name, n_in=self.n_in, dtype=self.dtype)
+
+    def has_loss_function(self):
+        """True when p(x|z) is a loss wrapper (no log-probabilities then)."""
+        return self.distribution.has_loss_function()
+
+    def activate(self, x):
+        """Latent mean ``pzx_act(h pZXMeanW + pZXMeanb)`` [n, n_out] (a new array)."""
+        x = self._check_x(x)
+        return self.forward(x).copy()
+
+    def _check_z(self, z):
+        return check_features(z, name="z", n_in=self.n_out, dtype=self.dtype)
+
+    def _pre_given_z(self, z):
+        n = z.shape[0]
+        dec = [self._empty(n, s) for s in self.decoder_sizes]
+        pre = self._empty(n, self.dist_width)
+        self._decode(z, dec, pre)
+        return pre
+
+    def generate_at_mean_given_z(self, z):
+        """Mean of p(x|z) [n, n_in] (Gaussian: mean; Bernoulli: p; Exponential: 1/lambda;
+        loss wrapper: activation output; Composite: per slice)."""
+        return self.distribution.mean(self._pre_given_z(self._check_z(z)))
+
+    def generate_random_given_z(self, z, rng=None):
+        """One sample of p(x|z) [n, n_in] per row of ``z``."""
+        return self.distribution.sample(self._pre_given_z(self._check_z(z)), self._rng(rng))
+
+    def _require_log_prob(self, what):
+        if self.distribution.has_loss_function() or _has_any_wrapper(self.conf.distribution):
+            raise NoLogProbabilityError(
+                f"{what} is undefined for layer {self.index}: its reconstruction model is a loss function "
+                "(LossFunctionWrapper), which has no probability; use reconstruction_error instead")
+
+    def _sample_log_probs(self, x, num_samples, rng, with_prior=False):
+        """[num_samples, n] of log p(x|z_l) (+ log p(z_l) - log q(z_l|x) when ``with_prior``)."""
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+            raise ValueError(f"'num_samples' must be an int >= 1; got {num_samples!r}")
+        x = self._check_x(x)
+        self.distribution.check_data(x, "x")
+        rng = self._rng(rng)
+        n, k = x.shape[0], self.n_out
+        ws = SimpleWs(self, n)
+        self._posterior(x, ws)
+        out = np.empty((num_samples, n), dtype=np.float64)
+        eps = self._empty(n, k)
+        z = self._empty(n, k)
+        nll = np.empty(n, dtype=self.dtype)
+        dens = np.empty(n, dtype=self.dtype)
+        for s in range(num_samples):
+            rng.standard_normal(out=eps, dtype=self.dtype)
+            kdist.reparameterize(ws.mean, ws.logvar, eps, z)
+            self.distribution.nll(x, self._pre_given_z(z), nll)
+            out[s] = -nll
+            if with_prior:
+                kdist.std_normal_log_density(z, dens)
+                out[s] += dens
+                kdist.normal_log_density(z, ws.mean, ws.logvar, dens)
+                out[s] -= dens
+        return out
+
+    def reconstruction_log_probability(self, x, num_samples=1, estimator="mean_log", rng=None):
+        """Per-example reconstruction log-probability [n] (float64).
+
+        ``estimator="mean_log"`` (DL4J): mean over ``num_samples`` draws z ~ q(z|x) of
+        log p(x|z).  ``"log_mean_exp"``: log of the mean of p(x|z) (An & Cho's Monte-Carlo
+        reconstruction probability), by log-sum-exp.
+        """
+        self._require_log_prob("reconstruction_log_probability")
+        if estimator not in ("mean_log", "log_mean_exp"):
+            raise ValueError(f"'estimator' must be 'mean_log' or 'log_mean_exp'; got {estimator!r}")
+        lp = self._sample_log_probs(x, num_samples, rng)
+        if estimator == "mean_log":
+            return lp.mean(axis=0)
+        return _log_mean_exp(lp)
+
+    def reconstruction_probability(self, x, num_samples=1, estimator="mean_log", rng=None):
+        """``exp(reconstruction_log_probability(...))`` [n]."""
+        return np.exp(self.reconstruction_log_probability(x, num_samples, estimator, rng))
+
+    def log_likelihood_estimate(self, x, num_samples=50, rng=None):
+        """Importance-weighted (IWAE) estimate of ``log p(x)`` [n]:
+        ``log mean_k p(x|z_k) p(z_k) / q(z_k|x)``, z_k ~ q(z|x); a lower bound that
+        tightens as ``num_samples`` grows (Burda et al. 2016)."""
+        self._require_log_prob("log_likelihood_estimate")
+        return _log_mean_exp(self._sample_log_probs(x, num_samples, rng, with_prior=True))
+
+    def reconstruction_error(self, x):
+        """Per-example loss [n] between ``x`` and the reconstruction at the latent mean
+        (loss-function wrapper only, as DL4J)."""
+        if not self.distribution.has_loss_function():
+            raise ValueError(f"reconstruction_error needs a LossFunctionWrapper on layer {self.index}; "
+                             "this layer has a probabilistic reconstruction distribution "
+                             "(use reconstruction_log_probability)")
+        x = self._check_x(x)
+        mean = self.forward(x).copy()
+        out = np.empty(x.shape[0], dtype=self.dtype)
+        self.distribution.nll(x, self._pre_given_z(mean), out)
+        return out
+
+    def example_scores_unsupervised(self, x, rng=None):
+        """Per-example negative ELBO [n]: KL - mean_over_samples log p(x|z)."""
+        self.distribution.check_data(x, "x")
+        n = x.shape[0]
+        ws = SimpleWs(self, n)
+        self._posterior(x, ws)
+        kl = np.empty(n, dtype=self.dtype)
+        kdist.kl_normal(ws.mean, ws.logvar, kl)
+        rng = self._rng(rng)
+        L = self.num_samples
+        eps = self._empty(n, self.n_out)
+        z = self._empty(n, self.n_out)
+        nll = np.empty(n, dtype=self.dtype)
+        total = kl.astype(np.float64)
+        for _ in range(L):
+            rng.standard_normal(out=eps, dtype=self.dtype)
+            kdist.reparameterize(ws.mean, ws.logvar, eps, z)
+            self.distribution.nll(x, self._pre_given_z(z), nll)
+            total += nll / L
+        return total
+
+    def score(self, x, rng=None):
+        """The pretrain objective (negative ELBO, mean over examples, no regularisation) for ``x``."""
+        x = self._check_x(x)
+        return float(np.mean(self.example_scores_unsupervised(x, rng)))
+
+
+class SimpleWs:
+    """Fresh (uncached) encoder/posterior buffers for inference-time methods."""
+
+    def __init__(self, layer, n):
+        e = layer._empty
+        self.enc = [e(n, s) for s in layer.encoder_sizes]
+        self.mean = e(n, layer.n_out)
+        self.logvar = e(n, layer.n_out)
+
+
+def _log_mean_exp(lp):
+    """``log mean_s exp(lp[s])`` per column of ``lp`` [S, n] (float64)."""
+    out = np.empty(lp.shape[1], dtype=np.float64)
+    kdist.logsumexp_rows(np.ascontiguousarray(lp.T), out)
+    return out - np.log(lp.shape[0])
+
+
+def _has_any_wrapper(dist_conf):
+    from ..config import CompositeReconstructionDistribution, LossFunctionWrapper
+    if isinstance(dist_conf, LossFunctionWrapper):
+        return True
+    if isinstance(dist_conf, CompositeReconstructionDistribution):
+        return any(_has_any_wrapper(d) for _, d in dist_conf.distributions)
+    return False
