@@ -36,7 +36,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def sigmoid_scalar(v):
     """Overflow-free logistic sigmoid of one value."""
     if v >= 0:
@@ -45,13 +45,13 @@ def sigmoid_scalar(v):
     return e / (1.0 + e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def softplus_scalar(v):
     """Overflow-free ``log(1 + exp(v))`` of one value."""
     return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def act_scalar(v, code):
     """Elementwise activation ``f(v)`` for every code but SOFTMAX."""
     if code == IDENTITY:
@@ -77,7 +77,7 @@ def act_scalar(v, code):
     return v
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def dact_scalar(a, code):
     """Derivative ``f'(z)`` expressed through the output ``a = f(z)``."""
     if code == IDENTITY:
@@ -103,7 +103,7 @@ def dact_scalar(a, code):
     return 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_rows(z):
     """Row-wise softmax of ``z`` [n, k], in place, max-shifted for stability."""
     n, k = z.shape
@@ -122,7 +122,7 @@ def softmax_rows(z):
             z[i, j] *= inv
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activation_forward(z, code):
     """Apply activation ``code`` to ``z`` [n, k] in place (``z`` becomes ``a``)."""
     if code == SOFTMAX:
@@ -136,7 +136,7 @@ def activation_forward(z, code):
             z[i, j] = act_scalar(z[i, j], code)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bias_activation_forward(z, b, code):
     """Fused ``z = f(z + b)`` over ``z`` [n, k] with bias ``b`` [k], in place."""
     n, k = z.shape
@@ -152,7 +152,7 @@ def bias_activation_forward(z, b, code):
             z[i, j] = act_scalar(z[i, j] + b[j], code)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bias_activation_forward_keep_z(z, b, code, a):
     """Fused ``z += b; a = f(z)``: keeps the pre-activation ``z`` [n, k] and
     writes the activation into ``a`` [n, k] (used by loss-bearing layers)."""
@@ -171,7 +171,7 @@ def bias_activation_forward_keep_z(z, b, code, a):
             a[i, j] = act_scalar(z[i, j], code)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activation_backward(a, delta, code):
     """Chain rule through the activation, in place: ``delta *= f'(z)``.
 

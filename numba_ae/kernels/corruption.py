@@ -2,7 +2,7 @@
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def corrupt(x, u, level, out):
     """Zero each input value independently with probability ``level``.
 

@@ -10,7 +10,7 @@ from numba import njit
 from .activations import activation_backward, bias_activation_forward, bias_activation_forward_keep_z
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def dense_forward(x, W, b, act, out):
     """``out = f(x @ W + b)``.
 
@@ -23,7 +23,7 @@ def dense_forward(x, W, b, act, out):
     bias_activation_forward(out, b, act)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def dense_forward_keep_z(x, W, b, act, z, out):
     """``z = x @ W + b; out = f(z)`` keeping both (loss-bearing layers).
 
@@ -36,7 +36,7 @@ def dense_forward_keep_z(x, W, b, act, z, out):
     bias_activation_forward_keep_z(z, b, act, out)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def dense_transposed_forward_keep_z(h, W, vb, act, z, out):
     """Tied-weight decode ``z = h @ W.T + vb; out = f(z)``.
 
@@ -49,7 +49,7 @@ def dense_transposed_forward_keep_z(h, W, vb, act, z, out):
     bias_activation_forward_keep_z(z, vb, act, out)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def column_sums(delta, db):
     """``db[j] = sum_i delta[i, j]`` (bias gradient), overwritten."""
     n, k = delta.shape
@@ -60,7 +60,7 @@ def column_sums(delta, db):
             db[j] += delta[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def dense_param_grads(x, delta, dW, db):
     """Parameter gradients of an affine map ``x @ W + b``.
 
@@ -73,7 +73,7 @@ def dense_param_grads(x, delta, dW, db):
     column_sums(delta, db)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def backprop_delta(delta, W, a_prev, act_prev, out):
     """Fused ``out = (delta @ W.T) * f'(z_prev)``, the delta of the layer below.
 
@@ -86,7 +86,7 @@ def backprop_delta(delta, W, a_prev, act_prev, out):
     activation_backward(a_prev, out, act_prev)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def add_l1_activity_grad(h, coef, delta):
     """``delta += coef * sign(h)`` (gradient of an L1 activity penalty)."""
     n, k = h.shape
@@ -99,7 +99,7 @@ def add_l1_activity_grad(h, coef, delta):
                 delta[i, j] -= coef
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def abs_row_sums(h, out):
     """``out[i] = sum_j |h[i, j]|`` (per-example L1 activity)."""
     n, k = h.shape
@@ -110,7 +110,7 @@ def abs_row_sums(h, out):
         out[i] = s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def dense_backward(x, W, a, act, delta, dW, db, need_dx, dx):
     """Backward pass of ``a = f(x @ W + b)``.
 
@@ -128,7 +128,7 @@ def dense_backward(x, W, a, act, delta, dW, db, need_dx, dx):
         np.dot(delta, W.T, dx)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def affine_backward(x, W, delta, dW, db, need_dx, dx):
     """Backward pass of an affine map given ``delta`` = gradient w.r.t. its output
     (``dense_backward`` without the activation step)."""
@@ -137,7 +137,7 @@ def affine_backward(x, W, delta, dW, db, need_dx, dx):
         np.dot(delta, W.T, dx)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tied_autoencoder_backward(stack_in, stack_h, W, act, sparsity_coef, dW, db, dvb):
     """Backward pass of the tied-weight autoencoder ``r = f(f(x~ W + b) W.T + vb)``.
 

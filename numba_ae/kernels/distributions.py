@@ -1,6 +1,6 @@
 """CPU Numba kernels for VAE reconstruction distributions and the KL term.
 
-Every function here is a module-level ``@njit(cache=True)`` kernel over 2-D
+Every function here is a module-level ``@njit(cache=True, error_model="numpy")`` kernel over 2-D
 arrays.  Conventions shared by all kernels:
 
 * ``n`` is the number of examples (rows), ``d`` the number of data columns,
@@ -59,7 +59,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _softplus(z):
     """Stable ``log(1 + exp(z))`` for a float64 scalar ``z``.
 
@@ -76,7 +76,7 @@ def _softplus(z):
     return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sigmoid(z):
     """Stable logistic sigmoid ``1 / (1 + exp(-z))`` for a float64 scalar.
 
@@ -102,7 +102,7 @@ def _sigmoid(z):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gaussian_log_prob(x, a, out):
     """Diagonal Gaussian log-likelihood, summed over features.
 
@@ -134,7 +134,7 @@ def gaussian_log_prob(x, a, out):
         out[i] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gaussian_nll_grad(x, a, scale, grad):
     """Gradient of the Gaussian negative log-likelihood w.r.t. ``a``.
 
@@ -167,7 +167,7 @@ def gaussian_nll_grad(x, a, scale, grad):
             grad[i, d + j] = 0.5 * (1.0 - r * r * inv_var) * scale
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gaussian_mean(a, out):
     """Mean of the diagonal Gaussian, i.e. the first half of ``a``.
 
@@ -188,7 +188,7 @@ def gaussian_mean(a, out):
             out[i, j] = a[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gaussian_sample(a, eps, out):
     """Draw from the diagonal Gaussian given standard-normal noise.
 
@@ -218,7 +218,7 @@ def gaussian_sample(a, eps, out):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bernoulli_logit_log_prob(x, pre, out):
     """Bernoulli log-likelihood from logits, summed over features.
 
@@ -247,7 +247,7 @@ def bernoulli_logit_log_prob(x, pre, out):
         out[i] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bernoulli_logit_nll_grad(x, pre, scale, grad):
     """Gradient of the logit-Bernoulli NLL w.r.t. the logits.
 
@@ -274,7 +274,7 @@ def bernoulli_logit_nll_grad(x, pre, scale, grad):
             grad[i, j] = (_sigmoid(float(pre[i, j])) - float(x[i, j])) * scale
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bernoulli_logit_mean(pre, out):
     """Bernoulli mean from logits: ``out = sigmoid(pre)``.
 
@@ -300,7 +300,7 @@ def bernoulli_logit_mean(pre, out):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bernoulli_log_prob(x, p, out):
     """Bernoulli log-likelihood from probabilities, summed over features.
 
@@ -334,7 +334,7 @@ def bernoulli_log_prob(x, p, out):
         out[i] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bernoulli_nll_grad(x, p, scale, grad):
     """Gradient of the probability-Bernoulli NLL w.r.t. ``p``.
 
@@ -363,7 +363,7 @@ def bernoulli_nll_grad(x, p, scale, grad):
             grad[i, j] = (-xv / max(pv, EPS) + (1.0 - xv) / max(1.0 - pv, EPS)) * scale
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bernoulli_sample(p, u, out):
     """Draw Bernoulli samples given uniform noise.
 
@@ -393,7 +393,7 @@ def bernoulli_sample(p, u, out):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def exponential_log_prob(x, g, out):
     """Exponential log-likelihood, summed over features.
 
@@ -422,7 +422,7 @@ def exponential_log_prob(x, g, out):
         out[i] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def exponential_nll_grad(x, g, scale, grad):
     """Gradient of the exponential NLL w.r.t. ``gamma``.
 
@@ -449,7 +449,7 @@ def exponential_nll_grad(x, g, scale, grad):
             grad[i, j] = (float(x[i, j]) * math.exp(float(g[i, j])) - 1.0) * scale
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def exponential_mean(g, out):
     """Exponential mean ``1 / lambda = exp(-gamma)``.
 
@@ -470,7 +470,7 @@ def exponential_mean(g, out):
             out[i, j] = math.exp(-float(g[i, j]))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def exponential_sample(g, u, out):
     """Draw exponential samples by inversion given uniform noise.
 
@@ -500,7 +500,7 @@ def exponential_sample(g, u, out):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def kl_normal(mean, logvar, out):
     """KL divergence of a diagonal Gaussian from the standard normal.
 
@@ -529,7 +529,7 @@ def kl_normal(mean, logvar, out):
         out[i] = 0.5 * acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def kl_normal_grad(mean, logvar, scale, grad_mean, grad_logvar):
     """Gradient of the summed KL term w.r.t. mean and logvar.
 
@@ -565,7 +565,7 @@ def kl_normal_grad(mean, logvar, scale, grad_mean, grad_logvar):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def normal_log_density(z, mean, logvar, out):
     """Diagonal Gaussian log-density, summed over features.
 
@@ -596,7 +596,7 @@ def normal_log_density(z, mean, logvar, out):
         out[i] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def std_normal_log_density(z, out):
     """Standard normal log-density, summed over features.
 
@@ -622,7 +622,7 @@ def std_normal_log_density(z, out):
         out[i] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reparameterize(mean, logvar, eps, out):
     """Reparameterised Gaussian draw ``out = mean + exp(0.5 logvar) * eps``.
 
@@ -647,7 +647,7 @@ def reparameterize(mean, logvar, eps, out):
             out[i, j] = float(mean[i, j]) + math.exp(0.5 * float(logvar[i, j])) * float(eps[i, j])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def logsumexp_rows(a, out):
     """Row-wise stable log-sum-exp.
 

@@ -35,7 +35,7 @@ NAMES = ("mse", "l1", "l2", "xent", "mcxent", "negativeloglikelihood")
 LOG_EPS = 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loss_score(y, a, z, loss, act, out):
     """Per-example loss.
 
@@ -87,7 +87,7 @@ def loss_score(y, a, z, loss, act, out):
         out[i] = s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loss_grad(y, a, z, loss, act, scale, delta):
     """Gradient of ``scale * sum_i loss_i`` with respect to ``z``.
 

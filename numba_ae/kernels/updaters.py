@@ -9,7 +9,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def add_regularization_grad(p, g, l1, l2):
     """``g += l2 * p + l1 * sign(p)`` (gradient of ``0.5 l2 ||p||^2 + l1 |p|_1``)."""
     for i in range(p.shape[0]):
@@ -18,7 +18,7 @@ def add_regularization_grad(p, g, l1, l2):
         g[i] += l2 * v + l1 * s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def regularization_score(p, l1, l2):
     """``0.5 * l2 * ||p||^2 + l1 * sum|p|`` (float64)."""
     sq = 0.0
@@ -30,14 +30,14 @@ def regularization_score(p, l1, l2):
     return 0.5 * l2 * sq + l1 * ab
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sgd_step(p, g, lr):
     """``p -= lr * g``."""
     for i in range(p.shape[0]):
         p[i] -= lr * g[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adam_step(p, g, m, v, lr, beta1, beta2, eps, t):
     """ND4J Adam with bias correction folded into the step size; ``t`` counts from 1."""
     alpha = lr * math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
@@ -50,7 +50,7 @@ def adam_step(p, g, m, v, lr, beta1, beta2, eps, t):
         p[i] -= alpha * mi / (math.sqrt(vi) + eps)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def nesterovs_step(p, g, v, lr, momentum):
     """ND4J Nesterov momentum: ``v' = mu v - lr g; p += -mu v + (1 + mu) v'``."""
     for i in range(p.shape[0]):
@@ -60,7 +60,7 @@ def nesterovs_step(p, g, v, lr, momentum):
         p[i] += -momentum * vprev + (1.0 + momentum) * vi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rmsprop_step(p, g, cache, lr, decay, eps):
     """ND4J RMSProp: ``c = decay c + (1-decay) g^2; p -= lr g / (sqrt(c) + eps)``."""
     for i in range(p.shape[0]):
@@ -70,7 +70,7 @@ def rmsprop_step(p, g, cache, lr, decay, eps):
         p[i] -= lr * gi / (math.sqrt(ci) + eps)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adagrad_step(p, g, hist, lr, eps):
     """ND4J AdaGrad: ``h += g^2; p -= lr g / (sqrt(h) + eps)``."""
     for i in range(p.shape[0]):

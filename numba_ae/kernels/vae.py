@@ -7,7 +7,7 @@ from numba import njit
 from .dense import column_sums
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tile_rows(x, reps, out):
     """``out`` [reps*n, d] = ``x`` [n, d] stacked ``reps`` times (sample-major)."""
     n, d = x.shape
@@ -17,7 +17,7 @@ def tile_rows(x, reps, out):
                 out[r * n + i, j] = x[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reparameterize_stacked(mean, logvar, eps, z):
     """``z[r*n + i] = mean[i] + exp(0.5 logvar[i]) * eps[r*n + i]`` for every sample block r.
 
@@ -33,7 +33,7 @@ def reparameterize_stacked(mean, logvar, eps, z):
                 z[r * n + i, j] = mean[i, j] + math.exp(0.5 * logvar[i, j]) * eps[r * n + i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reparameterize_backward(dz, eps, logvar, dmean, dlogvar):
     """Accumulate the gradient through ``z = mean + exp(logvar/2) * eps``.
 
@@ -59,7 +59,7 @@ def reparameterize_backward(dz, eps, logvar, dmean, dlogvar):
             dlogvar[i, j] += al * s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def pzx_backward(h, mW, lW, dmean, dlogvar, gmW, gmb, glW, glb, need_dh, dh, tmp):
     """Backward of the two q(z|x) heads ``mean = h mW + mb``, ``logvar = h lW + lb``
     (``dmean``/``dlogvar`` already through the pzx activation).
@@ -83,7 +83,7 @@ def pzx_backward(h, mW, lW, dmean, dlogvar, gmW, gmb, glW, glb, need_dh, dh, tmp
                 dh[i, j] += tmp[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def add_rows_scaled(src, scale, out):
     """``out[i] += scale * src[i]`` for 1-D arrays."""
     for i in range(src.shape[0]):
