@@ -143,9 +143,11 @@ class MultiLayerNetwork:
         self._check_init()
         rows = [("#", "layer", "n_in", "n_out", "activation", "params", "count")]
         for i, layer in enumerate(self.layers):
-            shapes = ", ".join(f"{n}{list(s)}" for n, s, _ in layer.param_specs())
+            shapes = [f"{n}{list(s)}" for n, s, _ in layer.param_specs()]
+            lines = [", ".join(shapes[k:k + 4]) for k in range(0, len(shapes), 4)]
             rows.append((str(i), type(layer.conf).__name__, str(layer.n_in), str(layer.n_out),
-                         layer.activation, shapes, f"{layer.num_params():,}"))
+                         layer.activation, lines[0], f"{layer.num_params():,}"))
+            rows += [("", "", "", "", "", more, "") for more in lines[1:]]
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         line = "-" * (sum(widths) + 2 * (len(widths) - 1))
         out = [line]
@@ -463,6 +465,18 @@ class MultiLayerNetwork:
     def __repr__(self):
         state = f"{self.num_params():,} params" if self._initialized else "not initialised"
         return f"MultiLayerNetwork({len(self.conf.layers)} layers, {state})"
+
+    # ================================================================== model files
+    def save(self, path, save_updater=True, normalizer=None):
+        """Save to an HDF5 model file; see :func:`numba_ae.io.save_model`."""
+        from .io import save_model
+        save_model(self, path, save_updater=save_updater, normalizer=normalizer)
+
+    @classmethod
+    def load(cls, path):
+        """Load a network from an HDF5 model file; see :func:`numba_ae.io.load_model`."""
+        from .io import load_model
+        return load_model(path, network_class=cls)
 
 
 class _CheckedIterable:
