@@ -27,8 +27,11 @@ from .data import (
     AsyncDataSetIterator,
     DataSet,
     MnistDataSetIterator,
+    NormalizerMinMaxScaler,
+    NormalizerStandardize,
     load_mnist,
 )
+from .io import ModelFormatError, load_model, save_model
 from .listeners import ProgressBarListener, ScoreListener, TrainingListener
 from .network import MultiLayerNetwork
 from .updaters import AdaGrad, Adam, Nesterovs, RmsProp, Sgd
@@ -40,5 +43,7 @@ __all__ = [
     "ExponentialReconstructionDistribution", "CompositeReconstructionDistribution", "LossFunctionWrapper",
     "MultiLayerNetwork", "Sgd", "Adam", "Nesterovs", "RmsProp", "AdaGrad",
     "DataSet", "ArrayDataSetIterator", "AsyncDataSetIterator", "MnistDataSetIterator", "load_mnist",
+    "NormalizerStandardize", "NormalizerMinMaxScaler",
     "TrainingListener", "ScoreListener", "ProgressBarListener",
+    "save_model", "load_model", "ModelFormatError",
 ]

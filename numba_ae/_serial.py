@@ -70,7 +70,10 @@ class ConfigBase:
         try:
             return cls(**{k: _decode(v) for k, v in d.items()})
         except (TypeError, ValueError) as e:
-            raise type(e)(f"{cls.__name__}: {e}") from e
+            msg = str(e)
+            if msg.startswith(f"{cls.__name__}:"):
+                raise
+            raise type(e)(f"{cls.__name__}: {msg}") from e
 
     def to_json(self, **kwargs):
         """JSON text of :meth:`to_dict` wrapped with the class name."""

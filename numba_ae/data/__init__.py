@@ -12,6 +12,7 @@ from .iterators import (
     MnistDataSetIterator,
 )
 from .mnist import load_mnist, mnist_arrays, one_hot
+from .normalizers import DataNormalizer, NormalizerMinMaxScaler, NormalizerStandardize, normalizer_from_state
 from .validation import check_features, check_labels
 
 __all__ = [
@@ -25,4 +26,8 @@ __all__ = [
     "one_hot",
     "check_features",
     "check_labels",
+    "DataNormalizer",
+    "NormalizerStandardize",
+    "NormalizerMinMaxScaler",
+    "normalizer_from_state",
 ]

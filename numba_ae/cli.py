@@ -1,0 +1,111 @@
+"""Command line: ``python -m numba_ae inspect model.h5`` (also the ``numba-ae`` script).
+
+``inspect`` loads (and so fully validates) a model file and prints the layer
+table, every stored parameter with its shape and dtype, the updater state, the
+training counters and the stored normalizer.  Exit status: 0 on success, 2 on a
+bad or missing file (message on stderr) or bad usage.
+"""
+import argparse
+import json
+import os
+import sys
+
+from ._version import __version__
+
+
+def _fmt_shape(shape):
+    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _table(rows, indent="  "):
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return [indent + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def _inspect(path, out):
+    from .io.hdf5 import _load_with_info
+    net, info = _load_with_info(path)
+    conf = net.conf
+    size = os.path.getsize(path)
+    lines = [f"File: {path}",
+             f"Format: numba_ae {info['format_version']} (written by numba_ae {info['library_version']}), "
+             f"{size:,} bytes",
+             "",
+             net.summary(),
+             "",
+             f"Parameters ({net.num_params():,}, {conf.dtype}):"]
+    rows = [("dataset", "shape", "dtype")]
+    for i, layer in enumerate(net.layers):
+        for name, shape, _ in layer.param_specs():
+            rows.append((f"params/layer_{i}/{name}", _fmt_shape(shape), conf.dtype))
+    lines += _table(rows)
+    lines.append("")
+    if info["has_updater"]:
+        lines.append("Updater state:")
+        ts = net.training_state()
+        rows = [("layer", "updater", "step", "state arrays")]
+        for i in range(len(net.layers)):
+            upd = conf.resolved(i, "updater")
+            args = ", ".join(f"{k}={v!r}" for k, v in upd.to_dict().items())
+            states = ", ".join(upd.state_names) if upd.state_names else "(none)"
+            rows.append((f"layer_{i}", f"{type(upd).__name__}({args})", str(ts["updater_steps"][i]),
+                         states))
+        lines += _table(rows)
+    else:
+        lines.append("Updater state: not saved (loading starts fresh updater state)")
+    ts = net.training_state()
+    last = ts["last_score"]
+    lines += ["",
+              "Training state:",
+              f"  iteration_count: {ts['iteration_count']}",
+              f"  epoch_count:     {ts['epoch_count']}",
+              f"  updater_steps:   {ts['updater_steps']}",
+              f"  seed:            {ts['seed']}",
+              f"  last_score:      {'none' if last is None else repr(last)}",
+              ""]
+    norm = info["normalizer"]
+    if norm is None:
+        lines.append("Normalizer: none")
+    else:
+        lines.append(f"Normalizer: {type(norm).__name__} ({norm.n_features} features, "
+                     f"fitted on {norm.n_examples} examples)")
+        state = norm.get_state()
+        rows = [(f"normalizer/{key}", _fmt_shape(v.shape), str(v.dtype))
+                for key, v in state.items() if hasattr(v, "shape")]
+        lines += _table([("dataset", "shape", "dtype")] + rows)
+        for key, value in state.items():
+            if key not in ("type", "version", "n_examples") and not hasattr(value, "shape"):
+                lines.append(f"  {key}: {json.dumps(value)}")
+    out.write("\n".join(lines) + "\n")
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="numba-ae", description="numba_ae command line tools")
+    p.add_argument("--version", action="version", version=f"numba_ae {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    ins = sub.add_parser("inspect", help="show the layers, parameters and training state of a model file",
+                         description="Load (and validate) a numba_ae HDF5 model file and describe it.")
+    ins.add_argument("path", help="model file (.h5) written by net.save / numba_ae.io.save_model")
+    return p
+
+
+def main(argv=None):
+    """Entry point; returns the exit status (0 ok, 2 bad file or usage)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help/--version exit 0, usage errors exit 2
+        return e.code if isinstance(e.code, int) else 2
+    if args.command == "inspect":
+        from .io import ModelFormatError
+        try:
+            _inspect(args.path, sys.stdout)
+        except ModelFormatError as e:
+            print(f"numba-ae inspect: error: {e}", file=sys.stderr)
+            return 2
+        except OSError as e:  # missing file, permission denied, is a directory, ...
+            print(f"numba-ae inspect: error: {args.path}: {e.strerror or e}", file=sys.stderr)
+            return 2
+        return 0
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover
