@@ -6,6 +6,7 @@ views of the same length.
 """
 import math
 
+import numpy as np
 from numba import njit
 
 
@@ -24,7 +25,7 @@ def regularization_score(p, l1, l2):
     sq = 0.0
     ab = 0.0
     for i in range(p.shape[0]):
-        v = float(p[i])
+        v = np.float64(p[i])  # float() keeps float32 under numba
         sq += v * v
         ab += abs(v)
     return 0.5 * l2 * sq + l1 * ab

@@ -41,6 +41,12 @@ class AutoEncoder(DenseLayer):
                 "r": self._empty(n, self.n_in), "scores": np.empty(n, dtype=self.dtype),
                 "act": np.empty(n, dtype=self.dtype)}
 
+    def backward(self, delta, need_dx):
+        # The supervised pass does not use vb: its gradient is zero (as DL4J's
+        # backpropGradient), not whatever the last pretrain_step left in the buffer.
+        self.grads["vb"][...] = 0.0
+        return super().backward(delta, need_dx)
+
     def reconstruct(self, x):
         """Decode(encode(x)) without corruption; returns a new array [n, n_in]."""
         h = np.empty((x.shape[0], self.n_out), dtype=self.dtype)
