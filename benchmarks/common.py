@@ -148,7 +148,7 @@ def numba_pretrain_step(net, i=0):
         x = np.ascontiguousarray(x, dtype=dtype)      # net._batch(ds, False, trusted=True)
         inp = net._layer_input(i, x)
         score = layer.pretrain_step(inp, net._rng)
-        score += net._apply_updates(i)
+        score += net._apply_updates(i, pretrain=True)
         net.iteration_count += 1
         net._last_score = score
         net._notify_iter(score)

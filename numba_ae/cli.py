@@ -43,13 +43,14 @@ def _inspect(path, out):
     if info["has_updater"]:
         lines.append("Updater state:")
         ts = net.training_state()
-        rows = [("layer", "updater", "step", "state arrays")]
+        rows = [("layer", "updater", "fit step", "pretrain step", "state arrays")]
         for i in range(len(net.layers)):
             upd = conf.resolved(i, "updater")
             args = ", ".join(f"{k}={v!r}" for k, v in upd.to_dict().items())
             states = ", ".join(upd.state_names) if upd.state_names else "(none)"
+            pre = str(ts["pretrain_updater_steps"][i]) if net.layers[i].pretrainable else "-"
             rows.append((f"layer_{i}", f"{type(upd).__name__}({args})", str(ts["updater_steps"][i]),
-                         states))
+                         pre, states))
         lines += _table(rows)
     else:
         lines.append("Updater state: not saved (loading starts fresh updater state)")
@@ -60,6 +61,7 @@ def _inspect(path, out):
               f"  iteration_count: {ts['iteration_count']}",
               f"  epoch_count:     {ts['epoch_count']}",
               f"  updater_steps:   {ts['updater_steps']}",
+              f"  pretrain_updater_steps: {ts['pretrain_updater_steps']}",
               f"  seed:            {ts['seed']}",
               f"  last_score:      {'none' if last is None else repr(last)}",
               ""]

@@ -69,8 +69,13 @@ class MultiLayerNetwork:
         self._flat_grad = np.zeros(total, dtype=self.dtype)
         self._slices = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.layers))]
         self._updaters = []
+        # Two updater states per layer, as in DL4J where a layer pretrains through its own
+        # solver: ``_updater_state`` for fit (supervised) and ``_pretrain_state`` for
+        # pretrain (pretrainable layers only), each with its own step counter.
         self._updater_state = []
         self._updater_t = []
+        self._pretrain_state = []
+        self._pretrain_t = []
         self._reg = []
         for i, layer in enumerate(self.layers):
             layer.bind(self._flat[self._slices[i]], self._flat_grad[self._slices[i]])
@@ -80,6 +85,8 @@ class MultiLayerNetwork:
             self._updaters.append(upd)
             self._updater_state.append(upd.init_state(sizes[i], self.dtype))
             self._updater_t.append(0)
+            self._pretrain_state.append(upd.init_state(sizes[i], self.dtype) if layer.pretrainable else None)
+            self._pretrain_t.append(0)
             self._reg.append(self._layer_reg(i, layer))
         self._initialized = True
         if params is not None:
@@ -161,14 +168,19 @@ class MultiLayerNetwork:
         return "\n".join(out)
 
     # ================================================================== training state
-    def updater_state(self, i):
+    def updater_state(self, i, pretrain=False):
         """Updater state of layer ``i``: ``{param_name: {state_name: view [param shape]}}``.
 
-        The views alias the network's state, so writing into them restores state.
+        ``pretrain=True`` gives the separate state used by ``pretrain`` (pretrainable
+        layers only; ``fit`` and ``pretrain`` never share optimizer moments).  The views
+        alias the network's state, so writing into them restores state.
         """
         self._check_init()
         layer = self.get_layer(i)
-        state = self._updater_state[layer.index]
+        if pretrain and not layer.pretrainable:
+            raise ValueError(f"layer {layer.index} ({type(layer.conf).__name__}) is not pretrainable: "
+                             "it has no pretrain updater state")
+        state = (self._pretrain_state if pretrain else self._updater_state)[layer.index]
         out = {}
         off = 0
         for name, shape, _ in layer.param_specs():
@@ -182,6 +194,7 @@ class MultiLayerNetwork:
         self._check_init()
         return {"iteration_count": int(self.iteration_count), "epoch_count": int(self.epoch_count),
                 "seed": int(self.seed), "updater_steps": [int(t) for t in self._updater_t],
+                "pretrain_updater_steps": [int(t) for t in self._pretrain_t],
                 "rng_state": self._rng.bit_generator.state,
                 "last_score": self._last_score}
 
@@ -195,6 +208,10 @@ class MultiLayerNetwork:
         self.epoch_count = int(state["epoch_count"])
         self.seed = int(state["seed"])
         self._updater_t = [int(t) for t in steps]
+        psteps = state.get("pretrain_updater_steps", [0] * len(self.layers))
+        if len(psteps) != len(self.layers):
+            raise ValueError(f"'pretrain_updater_steps' has {len(psteps)} entries for {len(self.layers)} layers")
+        self._pretrain_t = [int(t) for t in psteps]
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = state["rng_state"]
         self._rng = rng
@@ -286,17 +303,22 @@ class MultiLayerNetwork:
         for ls in self.listeners:
             ls.on_epoch_end(self, self.epoch_count)
 
-    def _apply_updates(self, i):
-        """l1/l2 gradient, then the updater, on layer ``i``; returns its regularisation score."""
+    def _apply_updates(self, i, pretrain=False):
+        """l1/l2 gradient, then the updater (the fit or the pretrain state), on layer ``i``;
+        returns its regularisation score."""
         reg = 0.0
         layer = self.layers[i]
         for name, l1, l2 in self._reg[i]:
             p = layer.params[name].reshape(-1)
             reg += _ku.regularization_score(p, l1, l2)
             _ku.add_regularization_grad(p, layer.grads[name].reshape(-1), l1, l2)
-        self._updater_t[i] += 1
         s = self._slices[i]
-        self._updaters[i].step(self._flat[s], self._flat_grad[s], self._updater_state[i], self._updater_t[i])
+        if pretrain:
+            self._pretrain_t[i] += 1
+            self._updaters[i].step(self._flat[s], self._flat_grad[s], self._pretrain_state[i], self._pretrain_t[i])
+        else:
+            self._updater_t[i] += 1
+            self._updaters[i].step(self._flat[s], self._flat_grad[s], self._updater_state[i], self._updater_t[i])
         return reg
 
     def regularization_score(self, layers=None):
@@ -381,7 +403,7 @@ class MultiLayerNetwork:
                 x, _ = self._batch(ds, False, trusted)
                 inp = self._layer_input(i, x)
                 score = layer.pretrain_step(inp, self._rng)
-                score += self._apply_updates(i)
+                score += self._apply_updates(i, pretrain=True)
                 self.iteration_count += 1
                 self._last_score = score
                 self._notify_iter(score)

@@ -49,10 +49,10 @@ def test_inspect_prints_layers_params_and_counters(model_file, capsys):
                  "params/layer_1/b   (3,)    float32"]:
         assert line in out, line
     assert "Parameters (44, float32):" in out
-    assert "layer_0  Adam(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-08)  5     m, v" in out
+    assert "layer_0  Adam(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-08)  3         2              m, v" in out
     assert "layer_1  Sgd(learning_rate=0.1)" in out and "(none)" in out
     assert "iteration_count: 5" in out and "epoch_count:     2" in out
-    assert "updater_steps:   [5, 3]" in out and "seed:            4" in out
+    assert "updater_steps:   [3, 3]" in out and "pretrain_updater_steps: [2, 0]" in out and "seed:            4" in out
     assert f"last_score:      {net.score()!r}" in out
     assert "Normalizer: NormalizerStandardize (5 features, fitted on 6 examples)" in out
     assert "normalizer/mean  (5,)   float64" in out and "normalizer/std   (5,)   float64" in out

@@ -68,12 +68,13 @@ def assert_same_net(a, b, x, y=None):
     assert bits(a.params()) == bits(b.params())
     assert a.training_state() == b.training_state()
     for i in range(len(a.layers)):
-        sa, sb = a.updater_state(i), b.updater_state(i)
-        assert sa.keys() == sb.keys()
-        for name in sa:
-            assert sa[name].keys() == sb[name].keys()
-            for k in sa[name]:
-                assert bits(sa[name][k]) == bits(sb[name][k])
+        for pretrain in (False, True) if a.layers[i].pretrainable else (False,):
+            sa, sb = a.updater_state(i, pretrain=pretrain), b.updater_state(i, pretrain=pretrain)
+            assert sa.keys() == sb.keys()
+            for name in sa:
+                assert sa[name].keys() == sb[name].keys()
+                for k in sa[name]:
+                    assert bits(sa[name][k]) == bits(sb[name][k])
     assert bits(a.output(x)) == bits(b.output(x))
     if a._last_score is not None:
         assert a.score() == b.score()
@@ -221,6 +222,9 @@ def test_round_trip_is_exact_for_generated_networks(tmp_path, spec, save_updater
     # relu units may die), so its state is non-zero when its updater has state
     for i, layer in enumerate(net.layers):
         arrays = [arr for states in net.updater_state(i).values() for arr in states.values()]
+        if layer.pretrainable:  # pretrain keeps its own updater state
+            arrays += [arr for states in net.updater_state(i, pretrain=True).values()
+                       for arr in states.values()]
         assert all(arr.dtype == net.dtype for arr in arrays)
         if arrays and i == len(net.layers) - 1:
             assert any(np.any(arr != 0) for arr in arrays)
@@ -234,13 +238,15 @@ def test_round_trip_is_exact_for_generated_networks(tmp_path, spec, save_updater
         # parameters, counters and RNG exact; updater state fresh
         assert bits(loaded.params()) == bits(net.params())
         ts, lts = net.training_state(), loaded.training_state()
-        assert lts["updater_steps"] == [0] * len(net.layers)
-        assert {k: v for k, v in ts.items() if k != "updater_steps"} == \
-               {k: v for k, v in lts.items() if k != "updater_steps"}
+        steps = ("updater_steps", "pretrain_updater_steps")
+        assert lts["updater_steps"] == lts["pretrain_updater_steps"] == [0] * len(net.layers)
+        assert {k: v for k, v in ts.items() if k not in steps} == \
+               {k: v for k, v in lts.items() if k not in steps}
         for i in range(len(loaded.layers)):
-            for states in loaded.updater_state(i).values():
-                for arr in states.values():
-                    assert not np.any(arr)
+            for pretrain in (False, True) if loaded.layers[i].pretrainable else (False,):
+                for states in loaded.updater_state(i, pretrain=pretrain).values():
+                    for arr in states.values():
+                        assert not np.any(arr)
         assert bits(loaded.output(x)) == bits(net.output(x))
     # score on data (a VAE last layer samples from the restored RNG)
     if y is not None:
@@ -323,14 +329,21 @@ def test_save_is_deterministic_and_records_the_header(tmp_path):
         assert f.attrs["library_version"].decode() == __version__
         assert json.loads(f.attrs["config"]) == json.loads(net.conf.to_json())
         ts = json.loads(f.attrs["training_state"])
-        assert ts["iteration_count"] == 4 and ts["epoch_count"] == 2 and ts["updater_steps"] == [4, 2]
+        assert ts["iteration_count"] == 4 and ts["epoch_count"] == 2 and ts["updater_steps"] == [2, 2] \
+            and ts["pretrain_updater_steps"] == [2, 0]
         assert ts["rng_state"] == net.training_state()["rng_state"]
         g = f["updater/layer_0"]
         assert json.loads(g.attrs["updater"]) == {"class_name": "Adam", "config": Adam(1e-2).to_dict()}
-        assert int(g.attrs["step"]) == 4
+        assert int(g.attrs["step"]) == 2
         assert sorted(g.keys()) == ["W", "b", "vb"] and list(g["W"].keys()) == ["m", "v"]
         assert bits(g["W/v"][()]) == bits(net.updater_state(0)["W"]["v"])
         assert g["W/m"].fletcher32
+        # the separate pretrain state: pretrainable layers only
+        assert list(f["pretrain_updater"].keys()) == ["layer_0"]
+        pg = f["pretrain_updater/layer_0"]
+        assert int(pg.attrs["step"]) == 2
+        assert bits(pg["W/m"][()]) == bits(net.updater_state(0, pretrain=True)["W"]["m"])
+        assert bits(pg["W/m"][()]) != bits(g["W/m"][()])
 
 
 def test_save_without_updater_is_smaller_and_restarts_updater(tmp_path):
@@ -844,7 +857,7 @@ BAD_FILES = {
     "updater_invalid": (_set_attr("updater/layer_1", "updater", '{"class_name": "Adam", "config": {"beta1": 2}}'),
                         "'beta1' must be a finite number in [0.0, 1.0); got 2.0"),
     "step_mismatch": (_set_attr("updater/layer_0", "step", np.int64(7)),
-                      "updater/layer_0 attribute 'step' is 7 but training_state.updater_steps[0] is 4"),
+                      "updater/layer_0 attribute 'step' is 7 but training_state.updater_steps[0] is 2"),
     "missing_step": (_del_attr("updater/layer_0", "step"), "updater/layer_0 is missing the attribute 'step'"),
     "missing_state": (_mut(lambda f: f.__delitem__("updater/layer_0/W/m")), "updater/layer_0/W/m is missing"),
     "extra_state": (_mut(lambda f: f.create_dataset("updater/layer_0/W/cache", data=np.zeros((5, 4), np.float32))),
@@ -901,6 +914,7 @@ def test_files_written_by_other_tools_load(tmp_path):
         del f["params/layer_1/b"]
         f.create_dataset("params/layer_1/b", data=b, compression="gzip", shuffle=True)
         del f["updater"]  # inference-only file from elsewhere
+        del f["pretrain_updater"]
     loaded = load_model(path)
     assert bits(loaded.params()) == bits(net.params())
     assert loaded.training_state()["updater_steps"] == [0, 0]

@@ -697,3 +697,26 @@ def test_uninitialised_network_and_bad_conf():
     with pytest.raises(TypeError, match="NeuralNetConfiguration"):
         MultiLayerNetwork({"layers": []})
     assert repr(net) == "MultiLayerNetwork(1 layers, not initialised)"
+
+
+def test_pretrain_and_fit_keep_separate_updater_state():
+    """DL4J pretrains a layer through its own solver: fit starts from fresh Adam moments,
+    and fit with zero gradients (AutoEncoder vb) leaves those parameters exactly unchanged."""
+    from numba_ae import Adam, AutoEncoder, MultiLayerNetwork, NeuralNetConfiguration, OutputLayer
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 5))
+    y = np.eye(3)[rng.integers(0, 3, 8)]
+    net = MultiLayerNetwork(NeuralNetConfiguration(seed=1, dtype="float64", updater=Adam(1e-2), layers=[
+        AutoEncoder(n_in=5, n_out=4, activation="tanh"),
+        OutputLayer(n_out=3, activation="softmax", loss="mcxent")])).init()
+    net.pretrain((x,), epochs=3, batch_size=4)
+    ts = net.training_state()
+    assert ts["pretrain_updater_steps"] == [6, 0] and ts["updater_steps"] == [0, 0]
+    assert np.any(net.updater_state(0, pretrain=True)["W"]["m"] != 0)
+    assert not np.any(net.updater_state(0)["W"]["m"])
+    vb = net.get_layer(0).params["vb"].copy()
+    net.fit(x, y, batch_size=4)
+    assert net.training_state()["updater_steps"] == [2, 2]
+    assert np.array_equal(net.get_layer(0).params["vb"], vb)
+    with pytest.raises(ValueError, match="not pretrainable"):
+        net.updater_state(1, pretrain=True)

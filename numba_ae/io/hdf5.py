@@ -8,7 +8,9 @@ Layout (format ``numba_ae`` version ``1.0``; the full description is in
     /params/layer_{i}/{name}  one dataset per parameter (DL4J names, real shapes, net dtype)
                               group attrs: layer_type, n_params, param_names (JSON list)
     /updater/layer_{i}        attrs: updater (JSON), step        [only with save_updater=True]
-    /updater/layer_{i}/{name}/{state}   e.g. Adam "m", "v"
+    /updater/layer_{i}/{name}/{state}   e.g. Adam "m", "v"  (the state ``fit`` uses)
+    /pretrain_updater/layer_{i}/...     same, for the state ``pretrain`` uses
+                                        (pretrainable layers only)   [only with save_updater=True]
     /normalizer               attrs: type, version, scalars; datasets: arrays   [optional]
 
 Saving is atomic: the file is written to a temporary file in the target's
@@ -130,12 +132,18 @@ def _score_to_json(score):
     return "NaN" if math.isnan(score) else ("Infinity" if score > 0 else "-Infinity")
 
 
+#: (group, training_state key, pretrain?) of the two updater states: ``fit`` and ``pretrain``
+#: keep separate optimizer state (a file without ``pretrain_updater`` loads with fresh pretrain state).
+_UPDATER_GROUPS = (("updater", "updater_steps", False), ("pretrain_updater", "pretrain_updater_steps", True))
+
+
 def _write_model(f, net, save_updater, normalizer):
     """Write the whole layout into the open (empty) h5py file ``f``."""
     ts = net.training_state()
     n = len(net.layers)
     if not save_updater:
         ts["updater_steps"] = [0] * n
+        ts["pretrain_updater_steps"] = [0] * n
     ts["last_score"] = _score_to_json(ts.get("last_score"))
     _set_text(f, "format", FORMAT)
     _set_text(f, "format_version", FORMAT_VERSION)
@@ -154,16 +162,19 @@ def _write_model(f, net, save_updater, normalizer):
             _write_array(g, name, layer.params[name])
 
     if save_updater:
-        ug = f.create_group("updater", track_order=True)
-        for i, layer in enumerate(net.layers):
-            g = ug.create_group(f"layer_{i}", track_order=True)
-            _set_text(g, "updater", net.conf.resolved(i, "updater").to_json())
-            g.attrs["step"] = np.int64(ts["updater_steps"][i])
-            state = net.updater_state(i)
-            for name, _, _ in layer.param_specs():
-                sg = g.create_group(name, track_order=True)
-                for sname, arr in state[name].items():
-                    _write_array(sg, sname, arr)
+        for group, steps_key, pretrain in _UPDATER_GROUPS:
+            ug = f.create_group(group, track_order=True)
+            for i, layer in enumerate(net.layers):
+                if pretrain and not layer.pretrainable:
+                    continue
+                g = ug.create_group(f"layer_{i}", track_order=True)
+                _set_text(g, "updater", net.conf.resolved(i, "updater").to_json())
+                g.attrs["step"] = np.int64(ts[steps_key][i])
+                state = net.updater_state(i, pretrain=pretrain)
+                for name, _, _ in layer.param_specs():
+                    sg = g.create_group(name, track_order=True)
+                    for sname, arr in state[name].items():
+                        _write_array(sg, sname, arr)
 
     if normalizer is not None:
         _write_normalizer(f, normalizer)
@@ -549,6 +560,10 @@ def _read_training_state(r, n_layers):
     if not isinstance(steps, list) or len(steps) != n_layers or not all(_is_int(t) and t >= 0 for t in steps):
         r.fail(f"{where}: 'updater_steps' must be a list of {n_layers} ints >= 0 (one per layer); "
                f"got {steps!r:.80}")
+    psteps = ts.setdefault("pretrain_updater_steps", [0] * n_layers)
+    if not isinstance(psteps, list) or len(psteps) != n_layers or not all(_is_int(t) and t >= 0 for t in psteps):
+        r.fail(f"{where}: 'pretrain_updater_steps' must be a list of {n_layers} ints >= 0 (one per layer); "
+               f"got {psteps!r:.80}")
     rs = ts["rng_state"]
     try:
         if not isinstance(rs, dict) or rs.get("bit_generator") != "PCG64":
@@ -562,6 +577,44 @@ def _read_training_state(r, n_layers):
     elif ls is not None and (isinstance(ls, bool) or not isinstance(ls, (int, float))):
         r.fail(f"{where}: 'last_score' must be a number or null; got {ls!r:.80}")
     return ts
+
+
+def _check_updater_group(r, group, steps_key, pretrain, conf, layers, specs, ts, dtype):
+    """Validate one updater-state group against the config before anything is read;
+    returns ``[(layer, pretrain, param, state, dataset, where)]``."""
+    f = r.f
+    n = len(layers)
+    idx = [i for i in range(n) if layers[i].pretrainable or not pretrain]
+    ug = r.child(f, group, group, h5py.Group)
+    r.exact_members(ug, group, [f"layer_{i}" for i in idx])
+    out = []
+    for i in idx:
+        where = f"{group}/layer_{i}"
+        g = r.child(ug, f"layer_{i}", where, h5py.Group)
+        expected = conf.resolved(i, "updater")
+        d = r.attr_json(g, "updater", where)
+        try:
+            upd = deserialize(d)
+        except (ValueError, TypeError) as e:
+            r.fail(f"{where} attribute 'updater' does not validate: {e}")
+        if not isinstance(upd, Updater) or serialize(upd) != serialize(expected):
+            r.fail(f"{where} attribute 'updater' ({json.dumps(d)[:200]}) does not match the "
+                   f"config's updater for layer {i} ({expected.to_json()})")
+        step = r.attr_number(g, "step", where, integer=True)
+        if step != ts[steps_key][i]:
+            r.fail(f"{where} attribute 'step' is {step} but training_state.{steps_key}[{i}] is "
+                   f"{ts[steps_key][i]}")
+        names = [name for name, _, _ in specs[i]]
+        r.exact_members(g, where, names)
+        for name, shape, _ in specs[i]:
+            pw = f"{where}/{name}"
+            sg = r.child(g, name, pw, h5py.Group)
+            r.exact_members(sg, pw, list(expected.state_names))
+            for sname in expected.state_names:
+                ds = r.child(sg, sname, f"{pw}/{sname}", h5py.Dataset)
+                r.check_dataset(ds, f"{pw}/{sname}", shape, dtype)
+                out.append((i, pretrain, name, sname, ds, f"{pw}/{sname}"))
+    return out
 
 
 def _load(r, cls):
@@ -611,38 +664,17 @@ def _load(r, cls):
     has_updater = "updater" in f
     upd_ds = []
     if has_updater:
-        ug = r.child(f, "updater", "updater", h5py.Group)
-        r.exact_members(ug, "updater", [f"layer_{i}" for i in range(n)])
-        for i, layer in enumerate(layers):
-            where = f"updater/layer_{i}"
-            g = r.child(ug, f"layer_{i}", where, h5py.Group)
-            expected = conf.resolved(i, "updater")
-            d = r.attr_json(g, "updater", where)
-            try:
-                upd = deserialize(d)
-            except (ValueError, TypeError) as e:
-                r.fail(f"{where} attribute 'updater' does not validate: {e}")
-            if not isinstance(upd, Updater) or serialize(upd) != serialize(expected):
-                r.fail(f"{where} attribute 'updater' ({json.dumps(d)[:200]}) does not match the "
-                       f"config's updater for layer {i} ({expected.to_json()})")
-            step = r.attr_number(g, "step", where, integer=True)
-            if step != ts["updater_steps"][i]:
-                r.fail(f"{where} attribute 'step' is {step} but training_state.updater_steps[{i}] is "
-                       f"{ts['updater_steps'][i]}")
-            names = [name for name, _, _ in specs[i]]
-            r.exact_members(g, where, names)
-            per_layer = []
-            for name, shape, _ in specs[i]:
-                pw = f"{where}/{name}"
-                sg = r.child(g, name, pw, h5py.Group)
-                r.exact_members(sg, pw, list(expected.state_names))
-                for sname in expected.state_names:
-                    ds = r.child(sg, sname, f"{pw}/{sname}", h5py.Dataset)
-                    r.check_dataset(ds, f"{pw}/{sname}", shape, dtype)
-                    per_layer.append((name, sname, ds, f"{pw}/{sname}"))
-            upd_ds.append(per_layer)
+        for group, steps_key, pretrain in _UPDATER_GROUPS:
+            if group not in f:
+                if pretrain:  # written without it: fresh pretrain state
+                    ts[steps_key] = [0] * n
+                    continue
+            upd_ds += _check_updater_group(r, group, steps_key, pretrain, conf, layers, specs, ts, dtype)
     else:
+        if "pretrain_updater" in f:
+            r.fail("the file has a 'pretrain_updater' group but no 'updater' group")
         ts["updater_steps"] = [0] * n
+        ts["pretrain_updater_steps"] = [0] * n
 
     # ---- build and fill ---------------------------------------------------------------------
     net = cls(conf)
@@ -650,15 +682,12 @@ def _load(r, cls):
     for i, layer in enumerate(net.layers):
         for (name, _, _), ds in zip(specs[i], param_ds[i]):
             r.read_into(ds, f"params/layer_{i}/{name}", layer.params[name])
-    if has_updater:
-        for i in range(n):
-            upd_name = type(conf.resolved(i, "updater")).__name__
-            views = net.updater_state(i)
-            for name, sname, ds, where in upd_ds[i]:
-                out = views[name][sname]
-                r.read_into(ds, where, out)
-                if (upd_name, sname) in _NON_NEGATIVE_STATES and not np.all(out >= 0):
-                    r.fail(f"{where} has negative values; {upd_name} state {sname!r} must be >= 0")
+    for i, pretrain, name, sname, ds, where in upd_ds:
+        upd_name = type(conf.resolved(i, "updater")).__name__
+        out = net.updater_state(i, pretrain=pretrain)[name][sname]
+        r.read_into(ds, where, out)
+        if (upd_name, sname) in _NON_NEGATIVE_STATES and not np.all(out >= 0):
+            r.fail(f"{where} has negative values; {upd_name} state {sname!r} must be >= 0")
     try:
         net.set_training_state(ts)
     except (ValueError, TypeError, KeyError) as e:
