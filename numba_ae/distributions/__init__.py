@@ -45,10 +45,26 @@ class Distribution:
 
     def nll(self, x, pre, out):
         """Per-example negative log-likelihood (or loss) [n] into ``out``."""
-        raise NotImplementedError
+        self._nll(x, pre, self._params(pre), out)
 
     def nll_grad(self, x, pre, scale, dpre):
         """``scale * d(sum nll)/d(pre)`` into ``dpre`` (overwrite)."""
+        self._grad(x, pre, self._params(pre), scale, dpre)
+
+    def nll_and_grad(self, x, pre, scale, out, dpre):
+        """:meth:`nll` and :meth:`nll_grad` together, activating ``pre`` once."""
+        a = self._params(pre)
+        self._nll(x, pre, a, out)
+        self._grad(x, pre, a, scale, dpre)
+
+    def _params(self, pre):
+        """The distribution parameters: the activation of ``pre``."""
+        return self._activated(pre)
+
+    def _nll(self, x, pre, a, out):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _grad(self, x, pre, a, scale, dpre):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def mean(self, pre):
@@ -58,9 +74,15 @@ class Distribution:
         raise NotImplementedError
 
     def _activated(self, pre, key="a"):
+        """``act(pre)`` in a scratch buffer (``pre`` itself for identity; never modified)."""
+        if self.act_code == ka.IDENTITY:
+            return pre
         a = self._buf(key, pre.shape)
-        a[...] = pre
-        ka.activation_forward(a, self.act_code)
+        if self.act_code == ka.SOFTMAX:
+            a[...] = pre
+            ka.softmax_rows(a)
+        else:
+            ka.map_activation(pre, pre[0, :0] if pre.shape[0] else np.empty(0, self.dtype), a, self.act_code)
         return a
 
 
@@ -69,12 +91,11 @@ class Gaussian(Distribution):
         super().__init__(conf, dtype)
         self.act_code = activation_code(conf.activation)
 
-    def nll(self, x, pre, out):
-        kd.gaussian_log_prob(x, self._activated(pre), out)
+    def _nll(self, x, pre, a, out):
+        kd.gaussian_log_prob(x, a, out)
         np.negative(out, out=out)
 
-    def nll_grad(self, x, pre, scale, dpre):
-        a = self._activated(pre)
+    def _grad(self, x, pre, a, scale, dpre):
         kd.gaussian_nll_grad(x, a, scale, dpre)
         ka.activation_backward(a, dpre, self.act_code)
 
@@ -103,18 +124,20 @@ class Bernoulli(Distribution):
             raise ValueError(f"'{name}' must lie in [0, 1] for a BernoulliReconstructionDistribution; "
                              f"got values in [{np.min(x):g}, {np.max(x):g}]")
 
-    def nll(self, x, pre, out):
+    def _params(self, pre):
+        return pre if self.logits else self._activated(pre)
+
+    def _nll(self, x, pre, a, out):
         if self.logits:
             kd.bernoulli_logit_log_prob(x, pre, out)
         else:
-            kd.bernoulli_log_prob(x, self._activated(pre), out)
+            kd.bernoulli_log_prob(x, a, out)
         np.negative(out, out=out)
 
-    def nll_grad(self, x, pre, scale, dpre):
+    def _grad(self, x, pre, a, scale, dpre):
         if self.logits:
             kd.bernoulli_logit_nll_grad(x, pre, scale, dpre)
         else:
-            a = self._activated(pre)
             kd.bernoulli_nll_grad(x, a, scale, dpre)
             ka.activation_backward(a, dpre, self.act_code)
 
@@ -144,12 +167,11 @@ class Exponential(Distribution):
             raise ValueError(f"'{name}' must be >= 0 for an ExponentialReconstructionDistribution; "
                              f"got a minimum of {np.min(x):g}")
 
-    def nll(self, x, pre, out):
-        kd.exponential_log_prob(x, self._activated(pre), out)
+    def _nll(self, x, pre, a, out):
+        kd.exponential_log_prob(x, a, out)
         np.negative(out, out=out)
 
-    def nll_grad(self, x, pre, scale, dpre):
-        a = self._activated(pre)
+    def _grad(self, x, pre, a, scale, dpre):
         kd.exponential_nll_grad(x, a, scale, dpre)
         ka.activation_backward(a, dpre, self.act_code)
 
@@ -174,11 +196,11 @@ class LossWrapper(Distribution):
         self.act_code = activation_code(conf.activation)
         self.loss_code = loss_code(conf.loss)
 
-    def nll(self, x, pre, out):
-        kl.loss_score(x, self._activated(pre), pre, self.loss_code, self.act_code, out)
+    def _nll(self, x, pre, a, out):
+        kl.loss_score(x, a, pre, self.loss_code, self.act_code, out)
 
-    def nll_grad(self, x, pre, scale, dpre):
-        kl.loss_grad(x, self._activated(pre), pre, self.loss_code, self.act_code, scale, dpre)
+    def _grad(self, x, pre, a, scale, dpre):
+        kl.loss_grad(x, a, pre, self.loss_code, self.act_code, scale, dpre)
 
     def mean(self, pre):
         return self._activated(pre).copy()
@@ -215,6 +237,13 @@ class Composite(Distribution):
     def nll_grad(self, x, pre, scale, dpre):
         for xs, ps, d in self.parts:
             d.nll_grad(x[:, xs], pre[:, ps], scale, dpre[:, ps])
+
+    def nll_and_grad(self, x, pre, scale, out, dpre):
+        tmp = self._buf("tmp", out.shape)
+        out[...] = 0.0
+        for xs, ps, d in self.parts:
+            d.nll_and_grad(x[:, xs], pre[:, ps], scale, tmp, dpre[:, ps])
+            out += tmp
 
     def mean(self, pre):
         return np.concatenate([d.mean(np.ascontiguousarray(pre[:, ps])) for _, ps, d in self.parts], axis=1)

@@ -65,6 +65,8 @@ class VariationalAutoencoder(Layer):
     def _allocate(self, n, key):
         e = self._empty
         k = self.n_out
+        if key == "decode":
+            return {"dec": [e(n, s) for s in self.decoder_sizes], "pre": e(n, self.dist_width)}
         ws = {"enc": [e(n, s) for s in self.encoder_sizes],
               "enc_dx": [e(n, s) for s in self.encoder_sizes],
               "mean": e(n, k), "dmean": e(n, k), "dx": e(n, self.n_in)}
@@ -171,9 +173,8 @@ class VariationalAutoencoder(Layer):
         if L > 1:
             kv.tile_rows(x, L, ws.xrep)
             xr = ws.xrep
-        self.distribution.nll(xr, ws.pre, ws.nll)
+        self.distribution.nll_and_grad(xr, ws.pre, 1.0 / (n * L), ws.nll, ws.dpre)
         score = float(np.mean(ws.kl, dtype=np.float64) + np.mean(ws.nll, dtype=np.float64))
-        self.distribution.nll_grad(xr, ws.pre, 1.0 / (n * L), ws.dpre)
         # decoder backward
         nd = len(self.decoder_sizes)
         top = ws.dec[-1]
@@ -208,10 +209,16 @@ class VariationalAutoencoder(Layer):
     def _check_z(self, z):
         return check_features(z, name="z", n_in=self.n_out, dtype=self.dtype)
 
-    def _pre_given_z(self, z):
+    def _pre_given_z(self, z, reuse=False):
+        """Decoder pre-output for ``z``: a new array, or (``reuse``) a cached workspace
+        buffer that the next call overwrites."""
         n = z.shape[0]
-        dec = [self._empty(n, s) for s in self.decoder_sizes]
-        pre = self._empty(n, self.dist_width)
+        if reuse:
+            ws = self._workspace(n, "decode")
+            dec, pre = ws.dec, ws.pre
+        else:
+            dec = [self._empty(n, s) for s in self.decoder_sizes]
+            pre = self._empty(n, self.dist_width)
         self._decode(z, dec, pre)
         return pre
 
@@ -248,7 +255,7 @@ class VariationalAutoencoder(Layer):
         for s in range(num_samples):
             rng.standard_normal(out=eps, dtype=self.dtype)
             kdist.reparameterize(ws.mean, ws.logvar, eps, z)
-            self.distribution.nll(x, self._pre_given_z(z), nll)
+            self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
             out[s] = -nll
             if with_prior:
                 kdist.std_normal_log_density(z, dens)
@@ -313,7 +320,7 @@ class VariationalAutoencoder(Layer):
         for _ in range(L):
             rng.standard_normal(out=eps, dtype=self.dtype)
             kdist.reparameterize(ws.mean, ws.logvar, eps, z)
-            self.distribution.nll(x, self._pre_given_z(z), nll)
+            self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
             total += nll / L
         return total
 
