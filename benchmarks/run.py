@@ -54,6 +54,9 @@ def parse_args(argv=None):
     p.add_argument("--skip-rss", action="store_true", help="skip the peak-RSS subprocesses")
     p.add_argument("--skip-ttfs", action="store_true", help="skip the time-to-first-step subprocesses")
     p.add_argument("--skip-check", action="store_true", help="skip the numba_ae/torch loss+gradient agreement check")
+    p.add_argument("--settle", type=float, default=0.3,
+                   help="seconds of idle before each timing block, so the other framework's spinning "
+                        "worker threads park (default 0.3)")
     p.add_argument("--busy-threshold", type=float, default=0.10,
                    help="redo a timing pair when other processes used more than this share of the machine "
                         "during it (default 0.10; see README)")
@@ -206,8 +209,13 @@ def check_equivalence(torch, tm, common, tol=2e-3):
 
 
 # ====================================================================== timing
-def run_block(f, xs, steps, start, meter=None):
+def run_block(f, xs, steps, start, meter=None, settle=0.0):
     n = len(xs)
+    if settle:
+        # let the other framework's worker threads (OpenBLAS, OpenMP) stop spinning: a
+        # block started right after the other framework's block otherwise shares the
+        # cores with its busy-waiting threads
+        time.sleep(settle)
     if meter is not None:
         meter.start()
     t = time.perf_counter()
@@ -246,13 +254,16 @@ def time_case(case, args, common, torch, tm):
     pos = 0
     meter = common.CpuMeter()
     retried = 0
-    for _ in range(args.repeats):
+    for rep in range(args.repeats):
         for attempt in range(args.max_retries + 1):
-            ta = run_block(f_nb, batches, steps, pos, meter)
-            sa = meter.share()
             tb, sb = None, None
-            if f_t is not None:
-                tb = run_block(f_t, tbatches, steps, pos, meter)
+            if f_t is not None and rep % 2 == 1:  # A B, B A, A B, ...: neither always goes first
+                tb = run_block(f_t, tbatches, steps, pos, meter, args.settle)
+                sb = meter.share()
+            ta = run_block(f_nb, batches, steps, pos, meter, args.settle)
+            sa = meter.share()
+            if f_t is not None and rep % 2 == 0:
+                tb = run_block(f_t, tbatches, steps, pos, meter, args.settle)
                 sb = meter.share()
             pos += steps
             share = max(v for v in (sa, sb, 0.0) if v is not None)

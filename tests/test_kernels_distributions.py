@@ -645,3 +645,20 @@ def test_logsumexp_rows_special_rows():
     o32 = np.full(1, np.nan, dtype=np.float32)
     kd.logsumexp_rows(a32[:, ::2], o32)
     assert o32[0] == pytest.approx(88.0 + np.log(2.0), rel=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 6), d=st.integers(1, 6), seed=st.integers(0, 2**31 - 1),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_bernoulli_fused_log_prob_and_grad_matches_separate_kernels(n, d, seed, dtype):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((n, d)) < 0.5).astype(dtype)
+    pre = (rng.normal(size=(n, d)) * rng.choice([1.0, 30.0, 1e4], size=(n, d))).astype(dtype)
+    lp, lp2 = np.empty(n, dtype), np.empty(n, dtype)
+    g, g2 = np.empty((n, d), dtype), np.empty((n, d), dtype)
+    kd.bernoulli_logit_log_prob(x, pre, lp)
+    kd.bernoulli_logit_nll_grad(x, pre, 0.37, g)
+    kd.bernoulli_logit_log_prob_and_grad(x, pre, 0.37, lp2, g2)
+    assert np.all(np.isfinite(lp2)) and np.all(np.isfinite(g2))
+    np.testing.assert_array_equal(lp2, lp)
+    np.testing.assert_allclose(g2, g, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)

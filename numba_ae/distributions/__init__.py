@@ -127,6 +127,12 @@ class Bernoulli(Distribution):
     def _params(self, pre):
         return pre if self.logits else self._activated(pre)
 
+    def nll_and_grad(self, x, pre, scale, out, dpre):
+        if not self.logits:
+            return super().nll_and_grad(x, pre, scale, out, dpre)
+        kd.bernoulli_logit_log_prob_and_grad(x, pre, scale, out, dpre)
+        np.negative(out, out=out)
+
     def _nll(self, x, pre, a, out):
         if self.logits:
             kd.bernoulli_logit_log_prob(x, pre, out)

@@ -31,6 +31,7 @@ __all__ = [
     "gaussian_sample",
     "bernoulli_logit_log_prob",
     "bernoulli_logit_nll_grad",
+    "bernoulli_logit_log_prob_and_grad",
     "bernoulli_logit_mean",
     "bernoulli_log_prob",
     "bernoulli_nll_grad",
@@ -222,8 +223,12 @@ def gaussian_sample(a, eps, out):
 def bernoulli_logit_log_prob(x, pre, out):
     """Bernoulli log-likelihood from logits, summed over features.
 
-    ``out[i] = sum_j [x_ij pre_ij - softplus(pre_ij)]`` with a stable
-    softplus, so the result is finite for any finite logit.
+    ``out[i] = sum_j [x_ij pre_ij - softplus(pre_ij)]`` with the stable
+    ``softplus(z) = max(z, 0) + log(1 + exp(-|z|))``, finite for any finite logit.
+    (``log(1 + e)`` rather than ``log1p(e)``: for ``e`` below the rounding unit the
+    two differ by less than ``e``, an absolute error under 1e-16 per element, and
+    ``log`` is several times faster.)  Each row runs as an ``exp`` pass into a
+    scratch row, then a ``log`` pass, which is ~3x faster than one fused loop.
 
     Parameters
     ----------
@@ -233,17 +238,49 @@ def bernoulli_logit_log_prob(x, pre, out):
         Pre-activations (logits) of the sigmoid output layer.
     out : ndarray, shape (n,)
         Output, overwritten with the per-example log-probability.
-
-    Returns
-    -------
-    None
     """
     n, d = x.shape
+    e = np.empty(d, dtype=pre.dtype)
     for i in range(n):
+        for j in range(d):
+            e[j] = np.exp(-np.abs(pre[i, j]))
         acc = 0.0
         for j in range(d):
             z = float(pre[i, j])
-            acc += float(x[i, j]) * z - _softplus(z)
+            acc += float(x[i, j]) * z - (max(z, 0.0) + math.log(1.0 + float(e[j])))
+        out[i] = acc
+
+
+@njit(cache=True, error_model="numpy")
+def bernoulli_logit_log_prob_and_grad(x, pre, scale, out, grad):
+    """``bernoulli_logit_log_prob`` and ``bernoulli_logit_nll_grad`` in one pass
+    sharing one ``exp(-|z|)`` per element (the training step needs both).
+
+    Parameters
+    ----------
+    x, pre : ndarray, shape (n, d)
+        Data and logits.
+    scale : float
+        Multiplier of the gradient.
+    out : ndarray, shape (n,)
+        Overwritten with the per-example log-probability.
+    grad : ndarray, shape (n, d)
+        Overwritten with ``(sigmoid(pre) - x) * scale``; also the scratch of the ``exp`` pass,
+        so it must not share memory with ``x`` or ``pre``.
+    """
+    n, d = x.shape
+    for i in range(n):
+        for j in range(d):
+            grad[i, j] = np.exp(-np.abs(pre[i, j]))
+        acc = 0.0
+        for j in range(d):
+            z = float(pre[i, j])
+            e = float(grad[i, j])
+            xv = float(x[i, j])
+            acc += xv * z - (max(z, 0.0) + math.log(1.0 + e))
+            r = 1.0 / (1.0 + e)
+            sig = r if z >= 0.0 else e * r
+            grad[i, j] = (sig - xv) * scale
         out[i] = acc
 
 
