@@ -10,6 +10,7 @@ Defaults are ND4J's: Sgd(1e-3), Adam(1e-3, 0.9, 0.999, 1e-8),
 Nesterovs(0.1, momentum 0.9), RmsProp(0.1, decay 0.95, eps 1e-8),
 AdaGrad(0.1, eps 1e-6).
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,8 +62,10 @@ class Adam(Updater):
         self.epsilon = check_number("Adam", "epsilon", self.epsilon, low=0.0, low_open=True)
 
     def step(self, p, g, state, t):
-        _k.adam_step(p, g, state["m"], state["v"], self.learning_rate, self.beta1, self.beta2,
-                     self.epsilon, t)
+        alpha = self.learning_rate * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
+        c = p.dtype.type
+        _k.adam_step_coeffs(p, g, state["m"], state["v"], c(alpha), c(self.beta1), c(1.0 - self.beta1),
+                            c(self.beta2), c(1.0 - self.beta2), c(self.epsilon))
 
 
 @dataclass

@@ -40,15 +40,31 @@ def sgd_step(p, g, lr):
 
 @njit(cache=True, error_model="numpy")
 def adam_step(p, g, m, v, lr, beta1, beta2, eps, t):
-    """ND4J Adam with bias correction folded into the step size; ``t`` counts from 1."""
+    """ND4J Adam with bias correction folded into the step size; ``t`` counts from 1.
+
+    Arithmetic in float64 (see :func:`adam_step_coeffs` for the dtype-native form the
+    network uses).
+    """
     alpha = lr * math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
+    adam_step_coeffs(p, g, m, v, alpha, beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps)
+
+
+@njit(cache=True, error_model="numpy")
+def adam_step_coeffs(p, g, m, v, alpha, b1, c1, b2, c2, eps):
+    """One Adam step given precomputed coefficients: ``m = b1 m + c1 g``,
+    ``v = b2 v + c2 g^2``, ``p -= alpha m / (sqrt(v) + eps)``.
+
+    The arithmetic runs in the dtype of the scalars: the network passes them in the
+    parameters' dtype, so a float32 network updates in float32 (as PyTorch does), which
+    vectorises twice as wide (~2x faster than float64 arithmetic on float32 arrays).
+    """
     for i in range(p.shape[0]):
         gi = g[i]
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
+        mi = b1 * m[i] + c1 * gi
+        vi = b2 * v[i] + c2 * gi * gi
         m[i] = mi
         v[i] = vi
-        p[i] -= alpha * mi / (math.sqrt(vi) + eps)
+        p[i] -= alpha * mi / (np.sqrt(vi) + eps)
 
 
 @njit(cache=True, error_model="numpy")
