@@ -139,20 +139,12 @@ def numba_net(model, seed=12345):
 
 
 def numba_pretrain_step(net, i=0):
-    """The per-minibatch body of ``MultiLayerNetwork.pretrain_layer(i, iterator)``
-    (trusted batch -> layer input -> ``pretrain_step`` -> ``_apply_updates`` -> counters/listeners)."""
-    layer = net.layers[i]
+    """The per-minibatch body of ``MultiLayerNetwork.pretrain_layer(i, iterator)``:
+    ``net.pretrain_batch`` on a trusted batch (as ``pretrain_layer`` calls it)."""
     dtype = net.dtype
 
     def step(x, y=None):
-        x = np.ascontiguousarray(x, dtype=dtype)      # net._batch(ds, False, trusted=True)
-        inp = net._layer_input(i, x)
-        score = layer.pretrain_step(inp, net._rng)
-        score += net._apply_updates(i, pretrain=True)
-        net.iteration_count += 1
-        net._last_score = score
-        net._notify_iter(score)
-        return score
+        return net.pretrain_batch(i, np.ascontiguousarray(x, dtype=dtype))
 
     return step
 

@@ -368,15 +368,18 @@ class MultiLayerNetwork:
             raise ValueError("fit needs an OutputLayer as the last layer; use pretrain for unsupervised layers")
         epochs = _check_epochs(epochs)
         it = self._as_iterator(data, labels, batch_size, need_labels=True)
+        self._run_epochs(it, epochs, True, self.fit_batch)
+        return self
+
+    def _run_epochs(self, it, epochs, need_labels, step):
+        """``epochs`` passes over ``it``: validate/convert each batch, ``step(x, y)``, listeners."""
         trusted = isinstance(it, DataSetIterator)
         for _ in range(epochs):
             self._notify_epoch_start(self.epoch_count, _safe_len(it))
             for ds in it:
-                x, y = self._batch(ds, True, trusted)
-                self.fit_batch(x, y)
+                step(*self._batch(ds, need_labels, trusted))
             self.epoch_count += 1
             self._notify_epoch_end()
-        return self
 
     def _layer_input(self, i, x):
         """Inference output of layers ``[0, i)`` for ``x`` (the input of layer ``i``)."""
@@ -396,20 +399,20 @@ class MultiLayerNetwork:
                              "(AutoEncoder and VariationalAutoencoder are)")
         epochs = _check_epochs(epochs)
         it = self._as_iterator(data, None, batch_size, need_labels=False)
-        trusted = isinstance(it, DataSetIterator)
-        for _ in range(epochs):
-            self._notify_epoch_start(self.epoch_count, _safe_len(it))
-            for ds in it:
-                x, _ = self._batch(ds, False, trusted)
-                inp = self._layer_input(i, x)
-                score = layer.pretrain_step(inp, self._rng)
-                score += self._apply_updates(i, pretrain=True)
-                self.iteration_count += 1
-                self._last_score = score
-                self._notify_iter(score)
-            self.epoch_count += 1
-            self._notify_epoch_end()
+        self._run_epochs(it, epochs, False, lambda x, _: self.pretrain_batch(i, x))
         return self
+
+    def pretrain_batch(self, i, x):
+        """One pretraining step of layer ``i`` on a minibatch ``x`` of network input (already
+        validated and in the net's dtype): its input is the inference output of the layers
+        below; only layer ``i`` changes (with its pretrain updater state).  Returns the score."""
+        layer = self.layers[i]
+        score = layer.pretrain_step(self._layer_input(i, x), self._rng)
+        score += self._apply_updates(i, pretrain=True)
+        self.iteration_count += 1
+        self._last_score = score
+        self._notify_iter(score)
+        return score
 
     def pretrain(self, data, epochs=1, batch_size=None):
         """Layerwise pretraining: each pretrainable layer in order, ``epochs`` passes each."""

@@ -23,6 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .activations import sigmoid_scalar
+
 __all__ = [
     "EPS",
     "gaussian_log_prob",
@@ -58,44 +60,6 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # ---------------------------------------------------------------------------
 # scalar helpers
 # ---------------------------------------------------------------------------
-
-
-@njit(cache=True, error_model="numpy")
-def _softplus(z):
-    """Stable ``log(1 + exp(z))`` for a float64 scalar ``z``.
-
-    Parameters
-    ----------
-    z : float
-        Scalar input.
-
-    Returns
-    -------
-    float
-        ``max(z, 0) + log1p(exp(-|z|))``; never overflows.
-    """
-    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
-
-
-@njit(cache=True, error_model="numpy")
-def _sigmoid(z):
-    """Stable logistic sigmoid ``1 / (1 + exp(-z))`` for a float64 scalar.
-
-    Parameters
-    ----------
-    z : float
-        Scalar input.
-
-    Returns
-    -------
-    float
-        ``sigmoid(z)`` in ``[0, 1]``; ``exp`` is only ever called on a
-        non-positive argument, so nothing overflows.
-    """
-    if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
 
 
 # ---------------------------------------------------------------------------
@@ -308,7 +272,7 @@ def bernoulli_logit_nll_grad(x, pre, scale, grad):
     n, d = x.shape
     for i in range(n):
         for j in range(d):
-            grad[i, j] = (_sigmoid(float(pre[i, j])) - float(x[i, j])) * scale
+            grad[i, j] = (sigmoid_scalar(float(pre[i, j])) - float(x[i, j])) * scale
 
 
 @njit(cache=True, error_model="numpy")
@@ -329,7 +293,7 @@ def bernoulli_logit_mean(pre, out):
     n, d = out.shape
     for i in range(n):
         for j in range(d):
-            out[i, j] = _sigmoid(float(pre[i, j]))
+            out[i, j] = sigmoid_scalar(float(pre[i, j]))
 
 
 # ---------------------------------------------------------------------------
