@@ -65,6 +65,9 @@ class AutoEncoder(DenseLayer):
         rng : numpy Generator for the corruption mask.
         u : optional [n, n_in] uniform draws fixing the mask (value zeroed where ``u < level``).
         """
+        x = np.ascontiguousarray(x, dtype=self.dtype)  # no copy for the network's own batches
+        if u is not None:
+            u = np.ascontiguousarray(u, dtype=self.dtype)
         n = x.shape[0]
         ws = self._workspace(n, "pretrain")
         W, b, vb = self.params["W"], self.params["b"], self.params["vb"]

@@ -155,6 +155,7 @@ class VariationalAutoencoder(Layer):
         rng : numpy Generator for the reparameterisation noise.
         eps : optional [num_samples*n, n_out] standard normals (sample-major) fixing the noise.
         """
+        x = np.ascontiguousarray(x, dtype=self.dtype)  # no copy for the network's own batches
         self.distribution.check_data(x, "features")
         n = x.shape[0]
         L = self.num_samples
