@@ -64,7 +64,10 @@ def parse_args(argv=None):
     p.add_argument("--no-torch", action="store_true", help="benchmark numba_ae alone even if torch is installed")
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="output folder (default benchmarks/results)")
     # worker mode (internal)
-    p.add_argument("--worker", choices=("rss", "ttfs"), help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=("rss", "ttfs", "timer"), help=argparse.SUPPRESS)
+    p.add_argument("--isolate", action="store_true",
+                   help="time each framework in its own persistent worker process (blocks still "
+                        "interleaved) instead of both in this process; a cross-check, see README")
     p.add_argument("--framework", choices=("numba_ae", "torch", "numpy"), help=argparse.SUPPRESS)
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -131,6 +134,9 @@ def worker(args):
         f = common.torch_op(case, model)
     f(xs[0])
     t_first = time.time()
+    if args.worker == "timer":
+        _timer_loop(f, xs, args)
+        return
     if args.worker == "rss":
         for k in range(1, (args.steps or 5) + 1):
             f(xs[k % len(xs)])
@@ -141,6 +147,104 @@ def worker(args):
                     "import_s": t_import - _T0, "numpy_import_s": t_numpy - _T0,
                     "data_s": t_data - t_import, "init_to_first_step_s": t_first - t_data})
     print(RESULT_MARK + json.dumps(res), flush=True)
+
+
+def _timer_loop(f, xs, args):
+    """Serve timing requests on stdin: ``run STEPS START SETTLE`` -> ``T SECONDS SHARE``."""
+    import common
+    for k in range(1, max(1, args.warmup)):
+        f(xs[k % len(xs)])
+    meter = common.CpuMeter()
+    print("READY", flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "quit":
+            break
+        steps, start, settle = int(cmd[1]), int(cmd[2]), float(cmd[3])
+        t = run_block(f, xs, steps, start, meter, settle)
+        share = meter.share()
+        print(f"T {t!r} {-1.0 if share is None else share!r}", flush=True)
+
+
+class TimerWorker:
+    """A persistent subprocess that times one framework's case on request."""
+
+    def __init__(self, framework, case, args):
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", "timer", "--framework", framework,
+               "--case", case.name, "--batch", str(case.batch), "--threads", str(args.threads),
+               "--warmup", str(args.warmup if case.is_training else max(1, args.warmup - 1))]
+        self.p = subprocess.Popen(cmd, env=thread_env(args.threads), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(HERE))
+        line = self.p.stdout.readline()
+        while line and not line.startswith("READY"):
+            line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"timer worker {framework}/{case.label} failed to start")
+
+    def run(self, steps, start, settle):
+        self.p.stdin.write(f"run {steps} {start} {settle}\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        while line and not line.startswith("T "):
+            line = self.p.stdout.readline()
+        _, t, share = line.split()
+        share = float(share)
+        return float(t), (None if share < 0 else share)
+
+    def close(self):
+        try:
+            self.p.stdin.write("quit\n")
+            self.p.stdin.close()
+        except OSError:
+            pass
+        self.p.wait(timeout=30)
+
+
+def time_case_isolated(case, args, common, have_torch):
+    """Like :func:`time_case`, but each framework runs in its own persistent process, so
+    neither inherits the other's thread pools or libraries; blocks still alternate."""
+    wa = TimerWorker("numba_ae", case, args)
+    wb = TimerWorker("torch", case, args) if have_torch else None
+    try:
+        if args.steps:
+            steps = args.steps
+        else:
+            t_a = min(wa.run(2, 0, 0.0)[0] for _ in range(3)) / 2
+            t_b = min(wb.run(2, 0, 0.0)[0] for _ in range(3)) / 2 if wb else 0.0
+            steps = int(min(2000, max(2, math.ceil(args.target_time / max(t_a, t_b, 1e-6)))))
+        nb_sps, t_sps, ratios, busy = [], [], [], []
+        pos, retried = 0, 0
+        for rep in range(args.repeats):
+            for attempt in range(args.max_retries + 1):
+                tb = sb = None
+                if wb and rep % 2 == 1:
+                    tb, sb = wb.run(steps, pos, args.settle)
+                ta, sa = wa.run(steps, pos, args.settle)
+                if wb and rep % 2 == 0:
+                    tb, sb = wb.run(steps, pos, args.settle)
+                pos += steps
+                share = max(v for v in (sa, sb, 0.0) if v is not None)
+                if share <= args.busy_threshold or attempt == args.max_retries:
+                    break
+                retried += 1
+                common.wait_idle(max_wait=3.0, threshold=args.busy_threshold)
+            busy.append(share)
+            nb_sps.append(steps * case.batch / ta)
+            if tb is not None:
+                t_sps.append(steps * case.batch / tb)
+                ratios.append(nb_sps[-1] / t_sps[-1])
+    finally:
+        wa.close()
+        if wb:
+            wb.close()
+    med = statistics.median
+    return {"case": case.name, "batch": case.batch, "op": case.op, "steps": steps, "repeats": args.repeats,
+            "numba_sps": med(nb_sps), "numba_sps_all": nb_sps,
+            "torch_sps": med(t_sps) if t_sps else None, "torch_sps_all": t_sps,
+            "ratio": med(ratios) if ratios else None,
+            "ratio_min": min(ratios) if ratios else None, "ratio_max": max(ratios) if ratios else None,
+            "gflop_per_call": common.gemm_flops(case) / 1e9,
+            "busy_max": max(busy) if busy else None, "retried_pairs": retried}
 
 
 def run_worker(mode, framework, case, batch, args, extra_env=None, timeout=600):
@@ -427,7 +531,8 @@ def main(args):
     for case in cases:
         t = time.time()
         common.wait_idle(max_wait=5.0, threshold=args.busy_threshold)
-        r = time_case(case, args, common, torch, tm)
+        r = (time_case_isolated(case, args, common, torch is not None) if args.isolate
+             else time_case(case, args, common, torch, tm))
         gf = r["gflop_per_call"]
         r["numba_gflops"] = gf * r["numba_sps"] / case.batch
         r["numba_frac_peak"] = r["numba_gflops"] / peak
