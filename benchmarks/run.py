@@ -206,45 +206,11 @@ def time_case_isolated(case, args, common, have_torch):
     wa = TimerWorker("numba_ae", case, args)
     wb = TimerWorker("torch", case, args) if have_torch else None
     try:
-        if args.steps:
-            steps = args.steps
-        else:
-            t_a = min(wa.run(2, 0, 0.0)[0] for _ in range(3)) / 2
-            t_b = min(wb.run(2, 0, 0.0)[0] for _ in range(3)) / 2 if wb else 0.0
-            steps = int(min(2000, max(2, math.ceil(args.target_time / max(t_a, t_b, 1e-6)))))
-        nb_sps, t_sps, ratios, busy = [], [], [], []
-        pos, retried = 0, 0
-        for rep in range(args.repeats):
-            for attempt in range(args.max_retries + 1):
-                tb = sb = None
-                if wb and rep % 2 == 1:
-                    tb, sb = wb.run(steps, pos, args.settle)
-                ta, sa = wa.run(steps, pos, args.settle)
-                if wb and rep % 2 == 0:
-                    tb, sb = wb.run(steps, pos, args.settle)
-                pos += steps
-                share = max(v for v in (sa, sb, 0.0) if v is not None)
-                if share <= args.busy_threshold or attempt == args.max_retries:
-                    break
-                retried += 1
-                common.wait_idle(max_wait=3.0, threshold=args.busy_threshold)
-            busy.append(share)
-            nb_sps.append(steps * case.batch / ta)
-            if tb is not None:
-                t_sps.append(steps * case.batch / tb)
-                ratios.append(nb_sps[-1] / t_sps[-1])
+        return interleave(case, args, common, wa.run, wb.run if wb else None)
     finally:
         wa.close()
         if wb:
             wb.close()
-    med = statistics.median
-    return {"case": case.name, "batch": case.batch, "op": case.op, "steps": steps, "repeats": args.repeats,
-            "numba_sps": med(nb_sps), "numba_sps_all": nb_sps,
-            "torch_sps": med(t_sps) if t_sps else None, "torch_sps_all": t_sps,
-            "ratio": med(ratios) if ratios else None,
-            "ratio_min": min(ratios) if ratios else None, "ratio_max": max(ratios) if ratios else None,
-            "gflop_per_call": common.gemm_flops(case) / 1e9,
-            "busy_max": max(busy) if busy else None, "retried_pairs": retried}
 
 
 def run_worker(mode, framework, case, batch, args, extra_env=None, timeout=600):
@@ -329,7 +295,7 @@ def run_block(f, xs, steps, start, meter=None, settle=0.0):
 
 
 def time_case(case, args, common, torch, tm):
-    """Interleaved A (numba_ae) / B (torch) timings; returns a result dict."""
+    """Interleaved A (numba_ae) / B (torch) timings in this process; returns a result dict."""
     batches = common.case_data(case)
     net = common.numba_net(case.model)
     f_nb = common.numba_op(case, net)
@@ -345,30 +311,39 @@ def time_case(case, args, common, torch, tm):
         if f_t is not None:
             f_t(tbatches[k % len(tbatches)])
     common.limit_threads(args.threads)  # now every BLAS/OpenMP library is loaded
+    meter = common.CpuMeter()
+
+    def block(f, xs):
+        def run(steps, start, settle):
+            t = run_block(f, xs, steps, start, meter, settle)
+            return t, meter.share()
+        return run
+
+    return interleave(case, args, common, block(f_nb, batches),
+                      block(f_t, tbatches) if f_t is not None else None)
+
+
+def interleave(case, args, common, run_a, run_b):
+    """Calibrate, then ``--repeats`` pairs of timing blocks in alternating order (A B, B A, ...);
+    ``run_x(steps, start, settle) -> (seconds, busy share)``.  Returns the result dict."""
     if args.steps:
         steps = args.steps
     else:
         # min over 3 probes of 2 calls: a probe slowed by another process must not shrink the
         # timing blocks (short blocks also make the busy% reading coarse: /proc/stat ticks are 10 ms)
-        probe = 2
-        t_a = min(run_block(f_nb, batches, probe, 0) for _ in range(3)) / probe
-        t_b = min(run_block(f_t, tbatches, probe, 0) for _ in range(3)) / probe if f_t is not None else 0.0
+        t_a = min(run_a(2, 0, 0.0)[0] for _ in range(3)) / 2
+        t_b = min(run_b(2, 0, 0.0)[0] for _ in range(3)) / 2 if run_b else 0.0
         steps = int(min(2000, max(2, math.ceil(args.target_time / max(t_a, t_b, 1e-6)))))
     nb_sps, t_sps, ratios, busy = [], [], [], []
-    pos = 0
-    meter = common.CpuMeter()
-    retried = 0
+    pos, retried = 0, 0
     for rep in range(args.repeats):
         for attempt in range(args.max_retries + 1):
-            tb, sb = None, None
-            if f_t is not None and rep % 2 == 1:  # A B, B A, A B, ...: neither always goes first
-                tb = run_block(f_t, tbatches, steps, pos, meter, args.settle)
-                sb = meter.share()
-            ta = run_block(f_nb, batches, steps, pos, meter, args.settle)
-            sa = meter.share()
-            if f_t is not None and rep % 2 == 0:
-                tb = run_block(f_t, tbatches, steps, pos, meter, args.settle)
-                sb = meter.share()
+            tb = sb = None
+            if run_b and rep % 2 == 1:  # A B, B A, A B, ...: neither always goes first
+                tb, sb = run_b(steps, pos, args.settle)
+            ta, sa = run_a(steps, pos, args.settle)
+            if run_b and rep % 2 == 0:
+                tb, sb = run_b(steps, pos, args.settle)
             pos += steps
             share = max(v for v in (sa, sb, 0.0) if v is not None)
             if share <= args.busy_threshold or attempt == args.max_retries:
