@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import special
 
+from reference import ref_act, ref_loss
 from numba_ae import (
     Adam,
     ArrayDataSetIterator,
@@ -25,8 +26,6 @@ from numba_ae import (
 )
 
 H = 1e-6
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # ============================================================================ helpers
@@ -45,40 +44,6 @@ def assert_grad_close(analytic, numeric, what=""):
         raise AssertionError(f"{what}: gradient mismatch at flat index {i}: analytic={a[i]!r} "
                              f"numeric={b[i]!r} (abs {err[i]:.3g}, rel {rel[i]:.3g}); "
                              f"{int((~ok).sum())} bad of {a.size}")
-
-
-def ref_act(name, z):
-    if name == "identity":
-        return z.copy()
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "sigmoid":
-        return special.expit(z)
-    if name == "softplus":
-        return np.logaddexp(0.0, z)
-    if name == "elu":
-        return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
-    if name == "selu":
-        return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
-    if name == "softmax":
-        return special.softmax(z, axis=1)
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    raise KeyError(name)
-
-
-def ref_loss(loss, y, a):
-    if loss == "mse":
-        return np.mean((a - y) ** 2, axis=1)
-    if loss == "l2":
-        return np.sum((a - y) ** 2, axis=1)
-    if loss == "l1":
-        return np.sum(np.abs(a - y), axis=1)
-    if loss == "xent":
-        return -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a), axis=1)
-    if loss in ("mcxent", "negativeloglikelihood"):
-        return -np.sum(y * np.log(a), axis=1)
-    raise KeyError(loss)
 
 
 def make_net(layers, seed=0, updater=None, dtype="float64", **kw):
