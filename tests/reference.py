@@ -47,3 +47,25 @@ def ref_loss(loss, y, a):
     if loss in ("mcxent", "negativeloglikelihood"):
         return -np.sum(y * np.log(a), axis=1)
     raise KeyError(loss)
+
+
+def assert_grad_close(analytic, numeric, what="", names=None):
+    """The gradient-check pass rule shared by the test modules: elementwise, relative error
+    ``|a-b| / max(|a|, |b|) < 1e-6`` OR absolute error ``< 1e-8``.
+
+    The absolute floor (as DL4J's GradientCheckUtil ``minAbsoluteError``) is needed where
+    the true gradient is (near) zero: there the central difference is pure round-off,
+    ~ulp(f)/h ~ 1e-10.  ``names`` (one label per flat entry) makes failures readable.
+    """
+    a = np.asarray(analytic, dtype=np.float64).ravel()
+    b = np.asarray(numeric, dtype=np.float64).ravel()
+    assert a.shape == b.shape
+    err = np.abs(a - b)
+    den = np.maximum(np.abs(a), np.abs(b))
+    rel = np.divide(err, den, out=np.zeros_like(err), where=den > 0)
+    ok = (rel < 1e-6) | (err < 1e-8)
+    if not ok.all():
+        bad = np.flatnonzero(~ok)[:8]
+        rows = "\n".join(f"  {names[i] if names is not None else 'entry'}[{i}]: analytic {a[i]!r} "
+                          f"numeric {b[i]!r} (abs {err[i]:.3g}, rel {rel[i]:.3g})" for i in bad)
+        raise AssertionError(f"{what}: {int((~ok).sum())} of {a.size} gradient entries off:\n{rows}")

@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import special
 
 from numba_ae import updaters as upd
-from reference import SELU_ALPHA, SELU_SCALE, ref_act, ref_loss
+from reference import assert_grad_close, SELU_ALPHA, SELU_SCALE, ref_act, ref_loss
 from numba_ae.kernels import activations as ka
 from numba_ae.kernels import corruption as kc
 from numba_ae.kernels import dense as kd
@@ -35,21 +35,6 @@ KINKS = {
 
 
 # ============================================================================ helpers
-
-def assert_grad_close(analytic, numeric, what=""):
-    """Pass rule: rel err |a-b|/max(|a|,|b|) < 1e-6 OR abs err < 1e-8, elementwise."""
-    a = np.asarray(analytic, dtype=np.float64)
-    b = np.asarray(numeric, dtype=np.float64)
-    assert a.shape == b.shape
-    err = np.abs(a - b)
-    den = np.maximum(np.abs(a), np.abs(b))
-    rel = np.divide(err, den, out=np.zeros_like(err), where=den > 0)
-    ok = (rel < 1e-6) | (err < 1e-8)
-    if not ok.all():
-        i = np.unravel_index(np.argmax(np.where(ok, 0.0, err)), a.shape)
-        raise AssertionError(f"{what}: gradient mismatch at {i}: analytic={a[i]!r} numeric={b[i]!r} "
-                             f"(abs {err[i]:.3g}, rel {rel[i]:.3g}); {int((~ok).sum())} bad of {a.size}")
-
 
 def ref_dact(name, z):
     """NumPy reference of the elementwise derivative ``f'(z)`` (not softmax)."""

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import special, stats
 
+from reference import assert_grad_close
 from numba_ae.kernels import distributions as kd
 
 SCALE = 0.37
@@ -57,24 +58,6 @@ def numeric_grad(f, params, k):
     minus[k] -= H
     step = (plus[k] - minus[k])[:, 0]  # the step actually representable
     return (f(*plus) - f(*minus)) / step
-
-
-def assert_grad_close(analytic, numeric):
-    """rel = |a-b| / max(|a|, |b|, 1e-8) < 1e-6, unless |a-b| < 1e-8.
-
-    The absolute floor (as in DL4J's GradientCheckUtil ``minAbsoluteError``)
-    is needed where the true gradient is (near) zero: there the central
-    difference is pure round-off, ~ ulp(f) / h ~ 1e-10, and the relative
-    error with a 1e-8 floor would be ~1e-2.
-    """
-    a = np.asarray(analytic, dtype=np.float64).ravel()
-    b = np.asarray(numeric, dtype=np.float64).ravel()
-    absdiff = np.abs(a - b)
-    rel = absdiff / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-8)
-    bad = (rel >= 1e-6) & (absdiff >= 1e-8)
-    assert not bad.any(), (
-        f"max rel err {rel.max():.3g}; analytic={a[bad]}, numeric={b[bad]}"
-    )
 
 
 def flat(m):

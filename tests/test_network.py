@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import special
 
-from reference import ref_act, ref_loss
+from reference import assert_grad_close, ref_act, ref_loss
 from numba_ae import (
     Adam,
     ArrayDataSetIterator,
@@ -29,22 +29,6 @@ H = 1e-6
 
 
 # ============================================================================ helpers
-
-def assert_grad_close(analytic, numeric, what=""):
-    """Pass rule: rel err |a-b|/max(|a|,|b|) < 1e-6 OR abs err < 1e-8, elementwise."""
-    a = np.asarray(analytic, dtype=np.float64)
-    b = np.asarray(numeric, dtype=np.float64)
-    assert a.shape == b.shape
-    err = np.abs(a - b)
-    den = np.maximum(np.abs(a), np.abs(b))
-    rel = np.divide(err, den, out=np.zeros_like(err), where=den > 0)
-    ok = (rel < 1e-6) | (err < 1e-8)
-    if not ok.all():
-        i = int(np.argmax(np.where(ok, 0.0, err)))
-        raise AssertionError(f"{what}: gradient mismatch at flat index {i}: analytic={a[i]!r} "
-                             f"numeric={b[i]!r} (abs {err[i]:.3g}, rel {rel[i]:.3g}); "
-                             f"{int((~ok).sum())} bad of {a.size}")
-
 
 def make_net(layers, seed=0, updater=None, dtype="float64", **kw):
     conf = NeuralNetConfiguration(dtype=dtype, seed=seed, updater=updater if updater is not None else Sgd(1.0),
