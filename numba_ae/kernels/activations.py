@@ -54,58 +54,6 @@ def softplus_scalar(v):
     return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def act_scalar(v, code):
-    """Elementwise activation ``f(v)`` for every code but SOFTMAX."""
-    if code == IDENTITY:
-        return v
-    elif code == RELU:
-        return v if v > 0.0 else 0.0
-    elif code == LEAKYRELU:
-        return v if v > 0.0 else LEAKY_ALPHA * v
-    elif code == TANH:
-        return math.tanh(v)
-    elif code == SIGMOID:
-        return sigmoid_scalar(v)
-    elif code == ELU:
-        return v if v > 0.0 else math.expm1(v)
-    elif code == SOFTPLUS:
-        return softplus_scalar(v)
-    elif code == SELU:
-        return SELU_SCALE * v if v > 0.0 else SELU_SCALE * SELU_ALPHA * math.expm1(v)
-    elif code == HARDSIGMOID:
-        return min(1.0, max(0.0, 0.2 * v + 0.5))
-    elif code == HARDTANH:
-        return min(1.0, max(-1.0, v))
-    return v
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def dact_scalar(a, code):
-    """Derivative ``f'(z)`` expressed through the output ``a = f(z)``."""
-    if code == IDENTITY:
-        return 1.0
-    elif code == RELU:
-        return 1.0 if a > 0.0 else 0.0
-    elif code == LEAKYRELU:
-        return 1.0 if a > 0.0 else LEAKY_ALPHA
-    elif code == TANH:
-        return 1.0 - a * a
-    elif code == SIGMOID:
-        return a * (1.0 - a)
-    elif code == ELU:
-        return 1.0 if a > 0.0 else a + 1.0
-    elif code == SOFTPLUS:
-        return -math.expm1(-a)
-    elif code == SELU:
-        return SELU_SCALE if a > 0.0 else a + SELU_SCALE * SELU_ALPHA
-    elif code == HARDSIGMOID:
-        return 0.2 if (a > 0.0 and a < 1.0) else 0.0
-    elif code == HARDTANH:
-        return 1.0 if (a > -1.0 and a < 1.0) else 0.0
-    return 1.0
-
-
 @njit(cache=True, error_model="numpy")
 def softmax_rows(z):
     """Row-wise softmax of ``z`` [n, k], in place, max-shifted for stability."""

@@ -81,10 +81,3 @@ def pzx_backward(h, mW, lW, dmean, dlogvar, gmW, gmb, glW, glb, need_dh, dh, tmp
         for i in range(n):
             for j in range(m):
                 dh[i, j] += tmp[i, j]
-
-
-@njit(cache=True, error_model="numpy")
-def add_rows_scaled(src, scale, out):
-    """``out[i] += scale * src[i]`` for 1-D arrays."""
-    for i in range(src.shape[0]):
-        out[i] += scale * src[i]
