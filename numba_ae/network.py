@@ -338,8 +338,8 @@ class MultiLayerNetwork:
         for layer in layers:
             a = layer.forward(a, training=True, rng=self._rng)
         out = layers[-1]
-        score = float(np.mean(out.example_scores(y), dtype=np.float64))
-        delta = out.backward_from_labels(y, need_dx=len(layers) > 1)
+        scores, delta = out.score_and_backward(y, need_dx=len(layers) > 1)
+        score = float(np.mean(scores, dtype=np.float64))
         for i in range(len(layers) - 2, -1, -1):
             delta = layers[i].backward(delta, need_dx=i > 0)
         for i in range(len(layers)):

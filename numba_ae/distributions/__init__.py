@@ -99,6 +99,12 @@ class Gaussian(Distribution):
         kd.gaussian_nll_grad(x, a, scale, dpre)
         ka.activation_backward(a, dpre, self.act_code)
 
+    def nll_and_grad(self, x, pre, scale, out, dpre):
+        a = self._activated(pre)
+        kd.gaussian_log_prob_and_grad(x, a, scale, out, dpre)
+        np.negative(out, out=out)
+        ka.activation_backward(a, dpre, self.act_code)
+
     def mean(self, pre):
         a = self._activated(pre)
         out = np.empty((pre.shape[0], pre.shape[1] // 2), dtype=self.dtype)

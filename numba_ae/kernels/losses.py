@@ -20,7 +20,8 @@ import math
 
 from numba import njit
 
-from .activations import SIGMOID, SOFTMAX, activation_backward, softplus_scalar
+from .activations import SIGMOID, SOFTMAX, activation_backward
+from .fastmath import fexp, softplus
 
 MSE = 0
 L1 = 1
@@ -63,7 +64,7 @@ def loss_score(y, a, z, loss, act, out):
             if act == SIGMOID:
                 # -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z
                 for j in range(k):
-                    s += softplus_scalar(z[i, j]) - y[i, j] * z[i, j]
+                    s += softplus(z[i, j]) - y[i, j] * z[i, j]
             else:
                 for j in range(k):
                     p = a[i, j]
@@ -77,7 +78,7 @@ def loss_score(y, a, z, loss, act, out):
                         m = z[i, j]
                 se = 0.0
                 for j in range(k):
-                    se += math.exp(z[i, j] - m)
+                    se += fexp(z[i, j] - m)
                 lse = m + math.log(se)
                 for j in range(k):
                     s -= y[i, j] * (z[i, j] - lse)
@@ -111,23 +112,48 @@ def loss_grad(y, a, z, loss, act, scale, delta):
                 for j in range(k):
                     delta[i, j] = scale * (a[i, j] * sy - y[i, j])
         else:
+            c = delta.dtype.type(scale)
             for i in range(n):
                 for j in range(k):
-                    delta[i, j] = scale * (a[i, j] - y[i, j])
+                    delta[i, j] = c * (a[i, j] - y[i, j])
         return
-    for i in range(n):
-        for j in range(k):
-            d = a[i, j] - y[i, j]
-            if loss == MSE:
-                g = 2.0 * d / k
-            elif loss == L2:
-                g = 2.0 * d
-            elif loss == L1:
-                g = 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
-            elif loss == XENT:
+    # One loop per loss (the branch sits outside the loops so they vectorise), in the
+    # arrays' dtype.
+    t = delta.dtype.type
+    if loss == MSE or loss == L2:
+        c = t(2.0 * scale / k) if loss == MSE else t(2.0 * scale)
+        for i in range(n):
+            for j in range(k):
+                delta[i, j] = c * (a[i, j] - y[i, j])
+    elif loss == L1:
+        c, zero = t(scale), t(0.0)
+        for i in range(n):
+            for j in range(k):
+                d = a[i, j] - y[i, j]
+                delta[i, j] = c if d > zero else (-c if d < zero else zero)
+    elif loss == XENT:
+        for i in range(n):
+            for j in range(k):
                 p = a[i, j]
-                g = -y[i, j] / max(p, LOG_EPS) + (1.0 - y[i, j]) / max(1.0 - p, LOG_EPS)
-            else:
-                g = -y[i, j] / max(a[i, j], LOG_EPS)
-            delta[i, j] = scale * g
+                delta[i, j] = scale * (-y[i, j] / max(p, LOG_EPS) + (1.0 - y[i, j]) / max(1.0 - p, LOG_EPS))
+    else:
+        for i in range(n):
+            for j in range(k):
+                delta[i, j] = scale * (-y[i, j] / max(a[i, j], LOG_EPS))
     activation_backward(a, delta, act)
+
+
+#: Rows per block of :func:`loss_score_and_grad` (a block of y, a, z, delta stays in L1/L2).
+SCORE_GRAD_ROWS = 8
+
+
+@njit(cache=True, error_model="numpy")
+def loss_score_and_grad(y, a, z, loss, act, scale, out, delta):
+    """:func:`loss_score` and :func:`loss_grad` in one sweep over blocks of rows, so each
+    block is read from cache by the second kernel (a training step needs both).
+    Same arguments and results as the two kernels."""
+    n = a.shape[0]
+    for s in range(0, n, SCORE_GRAD_ROWS):
+        e = min(n, s + SCORE_GRAD_ROWS)
+        loss_score(y[s:e], a[s:e], z[s:e], loss, act, out[s:e])
+        loss_grad(y[s:e], a[s:e], z[s:e], loss, act, scale, delta[s:e])

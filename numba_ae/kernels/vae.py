@@ -5,6 +5,7 @@ import numpy as np
 from numba import njit
 
 from .dense import column_sums
+from .fastmath import fexp
 
 
 @njit(cache=True, error_model="numpy")
@@ -27,10 +28,11 @@ def reparameterize_stacked(mean, logvar, eps, z):
     """
     n, k = mean.shape
     reps = eps.shape[0] // n
+    h = z.dtype.type(0.5)
     for r in range(reps):
         for i in range(n):
             for j in range(k):
-                z[r * n + i, j] = mean[i, j] + math.exp(0.5 * logvar[i, j]) * eps[r * n + i, j]
+                z[r * n + i, j] = mean[i, j] + fexp(h * logvar[i, j]) * eps[r * n + i, j]
 
 
 @njit(cache=True, error_model="numpy")

@@ -82,9 +82,8 @@ class AutoEncoder(DenseLayer):
             xt[...] = x
         kd.dense_forward(xt, W, b, self.act_code, h)
         kd.dense_transposed_forward_keep_z(h, W, vb, self.act_code, ws.zr, ws.r)
-        kl.loss_score(x, ws.r, ws.zr, self.loss_code, self.act_code, ws.scores)
+        kl.loss_score_and_grad(x, ws.r, ws.zr, self.loss_code, self.act_code, 1.0 / n, ws.scores, dr)
         score = float(np.mean(ws.scores, dtype=np.float64))
-        kl.loss_grad(x, ws.r, ws.zr, self.loss_code, self.act_code, 1.0 / n, dr)
         if self.sparsity > 0.0:
             kd.abs_row_sums(h, ws.act)
             score += self.sparsity * float(np.mean(ws.act, dtype=np.float64))

@@ -58,6 +58,17 @@ class OutputLayer(DenseLayer):
         """Gradients of the minibatch-mean loss; returns dLoss/dx (or None)."""
         ws = self._last
         kl.loss_grad(y, ws.a, ws.z, self.loss_code, self.act_code, 1.0 / y.shape[0], ws.delta)
+        return self._affine_backward(ws, need_dx)
+
+    def score_and_backward(self, y, need_dx):
+        """:meth:`example_scores` and :meth:`backward_from_labels` in one pass over the
+        output (a training step needs both); returns ``(scores [n], dLoss/dx or None)``."""
+        ws = self._last
+        kl.loss_score_and_grad(y, ws.a, ws.z, self.loss_code, self.act_code, 1.0 / y.shape[0],
+                               ws.scores, ws.delta)
+        return ws.scores, self._affine_backward(ws, need_dx)
+
+    def _affine_backward(self, ws, need_dx):
         kd.affine_backward(self._x, self.params["W"], ws.delta, self.grads["W"], self.grads["b"],
                            need_dx, ws.dx if need_dx else self._dummy)
         return ws.dx if need_dx else None
