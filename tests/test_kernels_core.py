@@ -425,6 +425,40 @@ def test_corrupt_zeroes_exactly_where_u_below_level(dtype, seed, n, k, level):
         assert not out.any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 6), k=st.integers(1, 8),
+       level=st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.999, 1.0]))
+def test_corrupt_bits_zeroes_exactly_where_bits_below_threshold(dtype, seed, n, k, level):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 2.0, (n, k)).astype(dtype)
+    bits = rng.integers(0, 2 ** 32, n * k + 3, dtype=np.uint64).astype(np.uint32)  # longer is fine
+    t = kc.bits_threshold(level)
+    assert t == round(level * 2 ** 32)
+    bits[0] = np.uint32(min(t, 2 ** 32 - 1))  # bits == threshold is kept (unless level == 1)
+    out = np.full_like(x, np.nan)
+    kc.corrupt_bits(x, bits, t, out)
+    mask = (bits[:n * k].astype(np.int64) < t).reshape(n, k)
+    np.testing.assert_array_equal(out, np.where(mask, 0.0, x).astype(dtype))
+    if level == 0.0:
+        np.testing.assert_array_equal(out, x)
+    if level == 1.0:
+        assert not out.any()
+
+
+@pytest.mark.parametrize("level", [0.05, 0.3, 0.75])
+def test_corrupt_bits_rate_matches_level(level):
+    # the training path: raw PCG64 words -> each value zeroed with probability `level`
+    rng = np.random.Generator(np.random.PCG64(7))
+    n, k = 200, 500
+    bits = rng.bit_generator.random_raw(n * k // 2).view(np.uint32)
+    out = np.empty((n, k))
+    kc.corrupt_bits(np.ones((n, k)), bits, kc.bits_threshold(level), out)
+    rate = float(np.mean(out == 0.0))
+    sd = (level * (1 - level) / (n * k)) ** 0.5
+    assert abs(rate - level) < 5 * sd
+
+
 # ============================================================================ updaters
 
 def ref_updater(kind, p, grads, **hp):

@@ -23,6 +23,7 @@ class AutoEncoder(DenseLayer):
     def __init__(self, conf, index, net_conf):
         super().__init__(conf, index, net_conf)
         self.corruption_level = conf.corruption_level
+        self._threshold = kc.bits_threshold(conf.corruption_level)
         self.sparsity = conf.sparsity
         self.loss_code = loss_code(conf.loss)
 
@@ -36,7 +37,7 @@ class AutoEncoder(DenseLayer):
         # Rows [0, n) of `stack_in` hold the corrupted input and rows [n, 2n) the decoder
         # delta; rows [0, n) of `stack_h` hold the hidden delta and [n, 2n) the code h, so
         # the tied-weight gradient x~^T dh + dr^T h is one GEMM: stack_in^T @ stack_h.
-        return {"u": self._empty(n, self.n_in), "stack_in": self._empty(2 * n, self.n_in),
+        return {"stack_in": self._empty(2 * n, self.n_in),
                 "stack_h": self._empty(2 * n, self.n_out), "zr": self._empty(n, self.n_in),
                 "r": self._empty(n, self.n_in), "scores": np.empty(n, dtype=self.dtype),
                 "act": np.empty(n, dtype=self.dtype)}
@@ -73,11 +74,12 @@ class AutoEncoder(DenseLayer):
         W, b, vb = self.params["W"], self.params["b"], self.params["vb"]
         xt, dr = ws.stack_in[:n], ws.stack_in[n:]
         dh, h = ws.stack_h[:n], ws.stack_h[n:]
-        if u is None and self.corruption_level > 0.0:
-            rng.random(out=ws.u, dtype=self.dtype)
-            u = ws.u
         if u is not None:
             kc.corrupt(x, u, self.corruption_level, xt)
+        elif self.corruption_level > 0.0:
+            # raw 32-bit words: ~2.5x cheaper than uniform floats from the Generator
+            bits = rng.bit_generator.random_raw((n * self.n_in + 1) // 2).view(np.uint32)
+            kc.corrupt_bits(x, bits, self._threshold, xt)
         else:
             xt[...] = x
         kd.dense_forward(xt, W, b, self.act_code, h)
