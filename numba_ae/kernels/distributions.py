@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .fastmath import fexp, flog1p, sigmoid, softplus
+from .fastmath import fexp, flog1p, row_sum, sigmoid, softplus
 
 __all__ = [
     "EPS",
@@ -95,13 +95,13 @@ def gaussian_log_prob(x, a, out):
     n, d = x.shape
     t = a.dtype.type
     c, h = t(_HALF_LOG_2PI), t(0.5)
+    terms = np.empty(d, dtype=a.dtype)
     for i in range(n):
-        acc = 0.0
         for j in range(d):
             lv = a[i, d + j]
             r = x[i, j] - a[i, j]
-            acc += -c - h * lv - h * r * r * fexp(-lv)
-        out[i] = acc
+            terms[j] = -c - h * lv - h * r * r * fexp(-lv)
+        out[i] = row_sum(terms)
 
 
 @njit(cache=True, error_model="numpy")
@@ -160,16 +160,16 @@ def gaussian_log_prob_and_grad(x, a, scale, out, grad):
     t = a.dtype.type
     c, h = t(_HALF_LOG_2PI), t(0.5)
     sc, hs = t(scale), t(0.5 * scale)
+    terms = np.empty(d, dtype=a.dtype)
     for i in range(n):
-        acc = 0.0
         for j in range(d):
             lv = a[i, d + j]
             r = x[i, j] - a[i, j]
             rv = r * fexp(-lv)
-            acc += -c - h * lv - h * r * rv
+            terms[j] = -c - h * lv - h * r * rv
             grad[i, j] = -rv * sc
             grad[i, d + j] = hs - hs * r * rv
-        out[i] = acc
+        out[i] = row_sum(terms)
 
 
 @njit(cache=True, error_model="numpy")
@@ -241,12 +241,12 @@ def bernoulli_logit_log_prob(x, pre, out):
         Output, overwritten with the per-example log-probability.
     """
     n, d = x.shape
+    terms = np.empty(d, dtype=pre.dtype)
     for i in range(n):
-        acc = 0.0
         for j in range(d):
             z = pre[i, j]
-            acc += x[i, j] * z - softplus(z)
-        out[i] = acc
+            terms[j] = x[i, j] * z - softplus(z)
+        out[i] = row_sum(terms)
 
 
 @njit(cache=True, error_model="numpy")
@@ -268,17 +268,17 @@ def bernoulli_logit_log_prob_and_grad(x, pre, scale, out, grad):
     n, d = x.shape
     t = pre.dtype.type
     zero, one, sc = t(0.0), t(1.0), t(scale)
+    terms = np.empty(d, dtype=pre.dtype)
     for i in range(n):
-        acc = 0.0
         for j in range(d):
             z = pre[i, j]
             xv = x[i, j]
             e = fexp(-abs(z))
-            acc += xv * z - (max(z, zero) + flog1p(e))
+            terms[j] = xv * z - (max(z, zero) + flog1p(e))
             r = one / (one + e)
             sig = r if z >= zero else e * r
             grad[i, j] = (sig - xv) * sc
-        out[i] = acc
+        out[i] = row_sum(terms)
 
 
 @njit(cache=True, error_model="numpy")

@@ -26,7 +26,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-__all__ = ["fexp", "flog", "flog1p", "sigmoid", "softplus", "ftanh"]
+__all__ = ["fexp", "flog", "flog1p", "sigmoid", "softplus", "ftanh", "row_sum"]
 
 _f32 = np.float32
 _i32 = np.int32
@@ -262,3 +262,18 @@ def _ol_softplus(x):
         return lambda x: max(x, _f32(0.0)) + _log1p_f32(_exp_f32(-abs(x)))
     if _is64(x):
         return lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@njit(fastmath={"reassoc"}, error_model="numpy")
+def row_sum(a):
+    """``sum(a)`` of a 1-D float array, accumulated in float64.
+
+    A strict left-to-right float sum is a serial dependency chain that LLVM will
+    not vectorise (and that also blocks vectorising any loop it sits in); this sum
+    may be reassociated, so it runs as SIMD partial sums.  The order is fixed by the
+    compiled code, so results are deterministic on a given machine.
+    """
+    s = 0.0
+    for j in range(a.shape[0]):
+        s += np.float64(a[j])
+    return s

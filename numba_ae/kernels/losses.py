@@ -18,6 +18,7 @@ clamped from below by ``LOG_EPS``.
 """
 import math
 
+import numpy as np
 from numba import njit
 
 from .activations import SIGMOID, SOFTMAX, activation_backward
@@ -36,6 +37,17 @@ NAMES = ("mse", "l1", "l2", "xent", "mcxent", "negativeloglikelihood")
 LOG_EPS = 1e-12
 
 
+@njit(fastmath={"reassoc"}, error_model="numpy")
+def sq_diff_sum(a, y):
+    """``sum((a - y)^2)`` of two 1-D rows in float64, reassociable so it vectorises
+    (see :func:`.fastmath.row_sum`)."""
+    s = 0.0
+    for j in range(a.shape[0]):
+        d = np.float64(a[j]) - np.float64(y[j])
+        s += d * d
+    return s
+
+
 @njit(cache=True, error_model="numpy")
 def loss_score(y, a, z, loss, act, out):
     """Per-example loss.
@@ -52,9 +64,7 @@ def loss_score(y, a, z, loss, act, out):
     for i in range(n):
         s = 0.0
         if loss == MSE or loss == L2:
-            for j in range(k):
-                d = a[i, j] - y[i, j]
-                s += d * d
+            s = sq_diff_sum(a[i], y[i])
             if loss == MSE:
                 s /= k
         elif loss == L1:
