@@ -11,7 +11,7 @@ every function is the libm one (``math.exp`` etc.), so float64 results are
 unchanged and stay as exact as libm.
 
 Use them like ``math`` functions inside ``@njit`` code; the implementation is
-picked by the argument's type at compile time and inlined::
+picked by the argument's type at compile time and inlined into the caller::
 
     from .fastmath import fexp, sigmoid
     e = fexp(v)          # float32 v -> vectorisable float32 exp; float64 v -> math.exp
@@ -20,16 +20,30 @@ Arguments must be floats (float32 or float64); integer and mixed arguments are
 not accepted, so a stray float64 literal cannot silently widen a float32 loop.
 """
 import math
+import warnings
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core.errors import NumbaIRAssumptionWarning
 from numba.extending import intrinsic, overload
 
 __all__ = ["fexp", "flog", "flog1p", "sigmoid", "softplus", "ftanh", "row_sum"]
 
 _f32 = np.float32
 _i32 = np.int32
+
+# Everything here is inlined into the calling kernel's Numba IR (``inline="always"``):
+# LLVM's own inliner gives up on a loop body holding both an ``exp`` and a ``log``
+# polynomial, and the call left in the loop stops it vectorising (softplus went from
+# ~4 to ~40 ns per element).  Numba's IR inliner on Python 3.11 then emits a spurious
+# "internal pedantic check" warning for every conditional expression it inlines twice
+# (numba/numba#9489; the compiled code is correct, see tests/test_fastmath.py).
+# Silence exactly those warnings: the variable names carry this module's function names.
+warnings.filterwarnings(
+    "ignore",
+    message=r".*variable '\S*(_exp_f32|_log_f32|_log1p_f32|_tanh_f32|_ol_(fexp|flog|flog1p|ftanh|sigmoid|softplus))",
+    category=NumbaIRAssumptionWarning)
 
 
 # ---------------------------------------------------------------------------
@@ -81,7 +95,7 @@ _EXP_LO = _f32(-104.0)               # exp(-104) < smallest subnormal / 2: round
 _EXP_HI = _f32(89.0)                 # exp(89) > FLT_MAX: overflows to inf
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _exp_f32(x):
     # x = k ln2 + r, |r| <= ln2/2; exp(r) by Cephes' degree-7 form; 2^k in two factors
     # so that k in [-150, 129] (subnormal results and overflow) needs no branch.
@@ -100,16 +114,22 @@ def _exp_f32(x):
 
 
 _SQRTHF = _f32(0.707106781186547524)
-_LOG_P = (_f32(7.0376836292e-2), _f32(-1.1514610310e-1), _f32(1.1676998740e-1),
-          _f32(-1.2420140846e-1), _f32(1.4249322787e-1), _f32(-1.6668057665e-1),
-          _f32(2.0000714765e-1), _f32(-2.4999993993e-1), _f32(3.3333331174e-1))
+_LOG_P0 = _f32(7.0376836292e-2)
+_LOG_P1 = _f32(-1.1514610310e-1)
+_LOG_P2 = _f32(1.1676998740e-1)
+_LOG_P3 = _f32(-1.2420140846e-1)
+_LOG_P4 = _f32(1.4249322787e-1)
+_LOG_P5 = _f32(-1.6668057665e-1)
+_LOG_P6 = _f32(2.0000714765e-1)
+_LOG_P7 = _f32(-2.4999993993e-1)
+_LOG_P8 = _f32(3.3333331174e-1)
 _TWO23 = _f32(8388608.0)
 _FLT_MIN = _f32(1.17549435e-38)
 _INF32 = _f32(np.inf)
 _NAN32 = _f32(np.nan)
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _log_f32(x):
     # x = m 2^e with m in [sqrt(1/2), sqrt(2)); log(m) by Cephes' logf polynomial in m - 1.
     sub = x < _FLT_MIN
@@ -122,14 +142,14 @@ def _log_f32(x):
     f = (m + m if small else m) - _f32(1.0)
     fe = _f32(e) - (_f32(23.0) if sub else _f32(0.0))
     z = f * f
-    y = _LOG_P[0] * f + _LOG_P[1]
-    y = y * f + _LOG_P[2]
-    y = y * f + _LOG_P[3]
-    y = y * f + _LOG_P[4]
-    y = y * f + _LOG_P[5]
-    y = y * f + _LOG_P[6]
-    y = y * f + _LOG_P[7]
-    y = y * f + _LOG_P[8]
+    y = _LOG_P0 * f + _LOG_P1
+    y = y * f + _LOG_P2
+    y = y * f + _LOG_P3
+    y = y * f + _LOG_P4
+    y = y * f + _LOG_P5
+    y = y * f + _LOG_P6
+    y = y * f + _LOG_P7
+    y = y * f + _LOG_P8
     y = y * f * z
     y = y + fe * _LN2_LO
     y = y - _f32(0.5) * z
@@ -139,7 +159,7 @@ def _log_f32(x):
     return x if (x == _INF32 or x != x) else r         # +inf -> inf, NaN -> NaN
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _log1p_f32(x):
     # log(1 + x) = log(u) * x / (u - 1), u = fl(1 + x): the ratio corrects the rounding of u.
     u = x + _f32(1.0)
@@ -149,15 +169,18 @@ def _log1p_f32(x):
     return u if u == _INF32 else r
 
 
-_TANH_P = (_f32(-5.70498872745e-3), _f32(2.06390887954e-2), _f32(-5.37397155531e-2),
-           _f32(1.33314422036e-1), _f32(-3.33332819422e-1))
+_TANH_P0 = _f32(-5.70498872745e-3)
+_TANH_P1 = _f32(2.06390887954e-2)
+_TANH_P2 = _f32(-5.37397155531e-2)
+_TANH_P3 = _f32(1.33314422036e-1)
+_TANH_P4 = _f32(-3.33332819422e-1)
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _tanh_f32(x):
     a = abs(x)
     z = x * x
-    p = (((_TANH_P[0] * z + _TANH_P[1]) * z + _TANH_P[2]) * z + _TANH_P[3]) * z + _TANH_P[4]
+    p = (((_TANH_P0 * z + _TANH_P1) * z + _TANH_P2) * z + _TANH_P3) * z + _TANH_P4
     small = p * z * x + x                              # |x| < 0.625: odd polynomial
     big = _f32(1.0) - _f32(2.0) / (_exp_f32(a + a) + _f32(1.0))
     big = big if x >= _f32(0.0) else -big
@@ -207,7 +230,7 @@ def softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@overload(fexp)
+@overload(fexp, inline="always")
 def _ol_fexp(x):
     if _is32(x):
         return lambda x: _exp_f32(x)
@@ -215,7 +238,7 @@ def _ol_fexp(x):
         return lambda x: math.exp(x)
 
 
-@overload(flog)
+@overload(flog, inline="always")
 def _ol_flog(x):
     if _is32(x):
         return lambda x: _log_f32(x)
@@ -223,7 +246,7 @@ def _ol_flog(x):
         return lambda x: math.log(x)
 
 
-@overload(flog1p)
+@overload(flog1p, inline="always")
 def _ol_flog1p(x):
     if _is32(x):
         return lambda x: _log1p_f32(x)
@@ -231,7 +254,7 @@ def _ol_flog1p(x):
         return lambda x: math.log1p(x)
 
 
-@overload(ftanh)
+@overload(ftanh, inline="always")
 def _ol_ftanh(x):
     if _is32(x):
         return lambda x: _tanh_f32(x)
@@ -239,7 +262,7 @@ def _ol_ftanh(x):
         return lambda x: math.tanh(x)
 
 
-@overload(sigmoid)
+@overload(sigmoid, inline="always")
 def _ol_sigmoid(x):
     # Branch-free in the exp (one exp(-|x|) then a select), which keeps loops pipelined.
     if _is32(x):
@@ -256,7 +279,7 @@ def _ol_sigmoid(x):
         return impl64
 
 
-@overload(softplus)
+@overload(softplus, inline="always")
 def _ol_softplus(x):
     if _is32(x):
         return lambda x: max(x, _f32(0.0)) + _log1p_f32(_exp_f32(-abs(x)))
