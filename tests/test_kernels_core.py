@@ -390,6 +390,39 @@ def test_tied_autoencoder_backward_matches_numpy(name, sparsity_coef, seed, n, n
     np.testing.assert_allclose(dvb, dr.sum(axis=0), rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [1, 16, kd.SMALL_M, kd.SMALL_M + 1, 40])
+@pytest.mark.parametrize("k,n", [(kd.SMALL_M_MIN_DIM, 200), (300, kd.SMALL_M_MIN_DIM), (300, 40), (20, 300)])
+def test_matmul_both_orientations_match_numpy(dtype, m, k, n):
+    """``matmul`` takes the transposed product for small batches with large k, n (and the
+    plain one otherwise); either way it is ``a @ b``, for plain, transposed and row-slice views."""
+    rng = np.random.default_rng(m * 1000 + k + n)
+    a_full = rng.normal(size=(m + 3, k)).astype(dtype)
+    a = a_full[2:2 + m]                                  # a row-slice view
+    W = rng.normal(size=(k, n)).astype(dtype)
+    WT = np.ascontiguousarray(W.T)
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    ref = a.astype(np.float64) @ W.astype(np.float64)
+    for b in (W, WT.T):                                  # C weight, and a transposed (F) view
+        out = np.full((m, n), np.nan, dtype=dtype)
+        kd.matmul(a, b, out)
+        np.testing.assert_allclose(out, ref, **tol)
+    # the dense kernels that use it: forward, tied decode and the dx of the backward pass
+    bias = rng.normal(size=n).astype(dtype)
+    out = np.full((m, n), np.nan, dtype=dtype)
+    kd.dense_forward(a, W, bias, ka.RELU, out)
+    np.testing.assert_allclose(out, np.maximum(ref + bias, 0.0), **tol)
+    z, r = np.full((m, k), np.nan, dtype=dtype), np.full((m, k), np.nan, dtype=dtype)
+    h = rng.normal(size=(m, n)).astype(dtype)
+    vb = rng.normal(size=k).astype(dtype)
+    kd.dense_transposed_forward_keep_z(h, W, vb, ka.IDENTITY, z, r)
+    np.testing.assert_allclose(z, h.astype(np.float64) @ W.T.astype(np.float64) + vb, **tol)
+    dx = np.full((m, k), np.nan, dtype=dtype)
+    dW, db = np.empty((k, n), dtype=dtype), np.empty(n, dtype=dtype)
+    kd.affine_backward(a, W, h, dW, db, True, dx)
+    np.testing.assert_allclose(dx, h.astype(np.float64) @ W.T.astype(np.float64), **tol)
+
+
 def test_small_dense_helpers():
     h = np.array([[1.5, -2.0, 0.0], [0.0, 0.25, -0.5]])
     out = np.empty(2)

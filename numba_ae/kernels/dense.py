@@ -1,13 +1,42 @@
 """Dense (fully connected) layer kernels: fused GEMM + bias + activation
 forward, parameter gradients and the fused backward delta.
 
-GEMMs go to BLAS through ``np.dot`` inside ``@njit``; elementwise steps are
+GEMMs go to BLAS through ``np.dot`` inside ``@njit`` (activation x weight products
+through :func:`matmul`, which picks the faster orientation for small batches); elementwise steps are
 fused into single passes.  All outputs are preallocated by the caller.
 """
 import numpy as np
 from numba import njit
 
 from .activations import activation_backward, bias_activation_forward, bias_activation_forward_keep_z
+
+#: Row counts up to which :func:`matmul` computes ``(b.T @ a.T).T`` instead of ``a @ b``.
+SMALL_M = 24
+#: ... when both other dimensions are at least this large.
+SMALL_M_MIN_DIM = 128
+
+
+@njit(cache=True, error_model="numpy")
+def matmul(a, b, out):
+    """``out = a @ b`` for an activation-sized ``a`` [m, k] and a weight ``b`` [k, n] (either
+    may be a transposed view); ``out`` [m, n] C-contiguous.
+
+    For a small batch (``m <= SMALL_M``, ``k, n >= SMALL_M_MIN_DIM``) OpenBLAS is 1.2-2x
+    faster on the transposed product ``b.T @ a.T`` -> [n, m] (it then splits the work
+    across threads along ``n``, not the short ``m``); the result is transposed into
+    ``out`` (a copy of m*n values, included in that figure).  Measured on 2 threads,
+    batch 16: 16x784 @ 784x256 92 -> 69 us, 16x784 @ (256x784).T 97 -> 52 us; at batch
+    64 the plain product is faster.
+    """
+    m, n = out.shape
+    if m <= SMALL_M and n >= SMALL_M_MIN_DIM and a.shape[1] >= SMALL_M_MIN_DIM:
+        tmp = np.empty((n, m), dtype=out.dtype)
+        np.dot(b.T, a.T, tmp)
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = tmp[j, i]
+    else:
+        np.dot(a, b, out)
 
 
 @njit(cache=True, error_model="numpy")
@@ -19,7 +48,7 @@ def dense_forward(x, W, b, act, out):
     x : [n, n_in]; W : [n_in, n_out]; b : [n_out]; act : activation code.
     out : [n, n_out], overwritten.
     """
-    np.dot(x, W, out)
+    matmul(x, W, out)
     bias_activation_forward(out, b, act)
 
 
@@ -32,7 +61,7 @@ def dense_forward_keep_z(x, W, b, act, z, out):
     x : [n, n_in]; W : [n_in, n_out]; b : [n_out]; act : activation code.
     z, out : [n, n_out], overwritten.
     """
-    np.dot(x, W, z)
+    matmul(x, W, z)
     bias_activation_forward_keep_z(z, b, act, out)
 
 
@@ -45,7 +74,7 @@ def dense_transposed_forward_keep_z(h, W, vb, act, z, out):
     h : [n, n_out]; W : [n_in, n_out]; vb : [n_in]; act : activation code.
     z, out : [n, n_in], overwritten.
     """
-    np.dot(h, W.T, z)
+    matmul(h, W.T, z)
     bias_activation_forward_keep_z(z, vb, act, out)
 
 
@@ -82,7 +111,7 @@ def backprop_delta(delta, W, a_prev, act_prev, out):
     delta : [n, n_out]; W : [n_in, n_out]; a_prev : [n, n_in] output of the
     layer below with activation code ``act_prev``; out : [n, n_in], overwritten.
     """
-    np.dot(delta, W.T, out)
+    matmul(delta, W.T, out)
     activation_backward(a_prev, out, act_prev)
 
 
@@ -125,7 +154,7 @@ def dense_backward(x, W, a, act, delta, dW, db, need_dx, dx):
     activation_backward(a, delta, act)
     dense_param_grads(x, delta, dW, db)
     if need_dx:
-        np.dot(delta, W.T, dx)
+        matmul(delta, W.T, dx)
 
 
 @njit(cache=True, error_model="numpy")
@@ -134,7 +163,7 @@ def affine_backward(x, W, delta, dW, db, need_dx, dx):
     (``dense_backward`` without the activation step)."""
     dense_param_grads(x, delta, dW, db)
     if need_dx:
-        np.dot(delta, W.T, dx)
+        matmul(delta, W.T, dx)
 
 
 @njit(cache=True, error_model="numpy")
@@ -156,7 +185,7 @@ def tied_autoencoder_backward(stack_in, stack_h, W, act, sparsity_coef, dW, db, 
     dr = stack_in[n:]
     dh = stack_h[:n]
     h = stack_h[n:]
-    np.dot(dr, W, dh)
+    matmul(dr, W, dh)
     if sparsity_coef != 0.0:
         add_l1_activity_grad(h, sparsity_coef, dh)
     activation_backward(h, dh, act)

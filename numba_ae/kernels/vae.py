@@ -4,7 +4,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .dense import column_sums
+from .dense import column_sums, matmul
 from .fastmath import fexp
 
 
@@ -77,8 +77,8 @@ def pzx_backward(h, mW, lW, dmean, dlogvar, gmW, gmb, glW, glb, need_dh, dh, tmp
     np.dot(h.T, dlogvar, glW)
     column_sums(dlogvar, glb)
     if need_dh:
-        np.dot(dmean, mW.T, dh)
-        np.dot(dlogvar, lW.T, tmp)
+        matmul(dmean, mW.T, dh)
+        matmul(dlogvar, lW.T, tmp)
         n, m = dh.shape
         for i in range(n):
             for j in range(m):
