@@ -5,286 +5,216 @@ only with Intel's SVML, which is not part of our stack), so a loop over
 ``exp`` runs one element at a time.  For **float32** the functions here are
 branch-free polynomial forms (Cephes ``expf``/``logf``/``tanhf`` coefficients,
 range reduction by exponent bit manipulation) that LLVM turns into SIMD code:
-~5x faster per element, at most ~1 ulp (float32) from the correctly rounded
+~5x faster per element, within 1-3 ulp (float32) of the correctly rounded
 result, with IEEE behaviour at 0, +-inf, NaN and subnormals.  For **float64**
 every function is the libm one (``math.exp`` etc.), so float64 results are
 unchanged and stay as exact as libm.
 
-Use them like ``math`` functions inside ``@njit`` code; the implementation is
-picked by the argument's type at compile time and inlined into the caller::
+Use them like ``math`` functions inside ``@njit`` code (they are Numba
+intrinsics: not callable from Python); the implementation is picked by the
+argument's type at compile time::
 
     from .fastmath import fexp, sigmoid
     e = fexp(v)          # float32 v -> vectorisable float32 exp; float64 v -> math.exp
 
 Arguments must be floats (float32 or float64); integer and mixed arguments are
 not accepted, so a stray float64 literal cannot silently widen a float32 loop.
+
+How: each float32 function writes its LLVM IR straight into the caller at the
+call site (llvmlite ``IRBuilder``).  Written as ``@njit`` helpers instead, LLVM's
+inliner left a scalar call per element in loops holding both an ``exp`` and a
+``log`` (softplus ~40 ns per element instead of ~4), and inlining them at Numba-IR
+level cost ~1-2 s of compile time per use site.
 """
 import math
-import warnings
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core.errors import NumbaIRAssumptionWarning
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 __all__ = ["fexp", "flog", "flog1p", "sigmoid", "softplus", "ftanh", "row_sum"]
 
-_f32 = np.float32
-_i32 = np.int32
-
-# Everything here is inlined into the calling kernel's Numba IR (``inline="always"``):
-# LLVM's own inliner gives up on a loop body holding both an ``exp`` and a ``log``
-# polynomial, and the call left in the loop stops it vectorising (softplus went from
-# ~4 to ~40 ns per element).  Numba's IR inliner on Python 3.11 then emits a spurious
-# "internal pedantic check" warning for every conditional expression it inlines twice
-# (numba/numba#9489; the compiled code is correct, see tests/test_fastmath.py).
-# Silence exactly those warnings: the variable names carry this module's function names.
-warnings.filterwarnings(
-    "ignore",
-    message=r".*variable '\S*(_exp_f32|_log_f32|_log1p_f32|_tanh_f32|_ol_(fexp|flog|flog1p|ftanh|sigmoid|softplus))",
-    category=NumbaIRAssumptionWarning)
+_F32 = ir.FloatType()
+_I32 = ir.IntType(32)
 
 
-# ---------------------------------------------------------------------------
-# bit casts (LLVM ``bitcast``: free, and vectorisable)
-# ---------------------------------------------------------------------------
-@intrinsic
-def _i32_as_f32(typingctx, i):
-    """Reinterpret the low 32 bits of an integer as a float32 (numba widens int32
-    arithmetic to int64, so any integer width is accepted and truncated)."""
-    if not isinstance(i, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        v = args[0]
-        if i.bitwidth > 32:
-            v = builder.trunc(v, ir.IntType(32))
-        elif i.bitwidth < 32:
-            v = builder.sext(v, ir.IntType(32)) if i.signed else builder.zext(v, ir.IntType(32))
-        return builder.bitcast(v, ir.FloatType())
-
-    return types.float32(i), codegen
+def _c(v):
+    """A float32 IR constant (the value rounded to float32 first)."""
+    return ir.Constant(_F32, float(np.float32(v)))
 
 
-@intrinsic
-def _f32_as_i32(typingctx, x):
-    """Reinterpret the bits of a float32 as an int32."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
+def _ci(v):
+    return ir.Constant(_I32, int(v))
 
 
-# ---------------------------------------------------------------------------
-# float32 implementations
-# ---------------------------------------------------------------------------
-_LOG2E = _f32(1.44269504088896341)
-_LN2_HI = _f32(0.693359375)          # Cody-Waite split of ln 2 (exact in float32)
-_LN2_LO = _f32(-2.12194440e-4)
-_EXP_P0 = _f32(1.9875691500e-4)
-_EXP_P1 = _f32(1.3981999507e-3)
-_EXP_P2 = _f32(8.3334519073e-3)
-_EXP_P3 = _f32(4.1665795894e-2)
-_EXP_P4 = _f32(1.6666665459e-1)
-_EXP_P5 = _f32(5.0000001201e-1)
-_EXP_LO = _f32(-104.0)               # exp(-104) < smallest subnormal / 2: rounds to 0
-_EXP_HI = _f32(89.0)                 # exp(89) > FLT_MAX: overflows to inf
+# Cephes expf: x = k ln2 + r, |r| <= ln2/2, exp(r) = 1 + r + r^2 P(r)
+_LOG2E = _c(1.44269504088896341)
+_LN2_HI = _c(0.693359375)            # Cody-Waite split of ln 2 (exact in float32)
+_LN2_LO = _c(-2.12194440e-4)
+_EXP_P = [_c(v) for v in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+                          4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1)]
+_EXP_LO = _c(-104.0)                  # exp(-104) < smallest subnormal / 2: rounds to 0
+_EXP_HI = _c(89.0)                    # exp(89) > FLT_MAX: overflows to inf
+# Cephes logf: x = m 2^e, m in [sqrt(1/2), sqrt(2)), log(m) = f - f^2/2 + f^3 P(f), f = m - 1
+_SQRTHF = _c(0.707106781186547524)
+_LOG_P = [_c(v) for v in (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+                          1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+                          3.3333331174e-1)]
+_TWO23 = _c(8388608.0)
+_FLT_MIN = _c(1.17549435e-38)
+# Cephes tanhf: |x| < 0.625: x + x^3 P(x^2); else sign(x) (1 - 2 / (exp(2|x|) + 1))
+_TANH_P = [_c(v) for v in (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
+                           1.33314422036e-1, -3.33332819422e-1)]
+_ZERO, _HALF, _ONE, _TWO = _c(0.0), _c(0.5), _c(1.0), _c(2.0)
+_INF, _NAN = ir.Constant(_F32, float("inf")), ir.Constant(_F32, float("nan"))
 
 
-@njit(error_model="numpy", inline="always")
-def _exp_f32(x):
-    # x = k ln2 + r, |r| <= ln2/2; exp(r) by Cephes' degree-7 form; 2^k in two factors
-    # so that k in [-150, 129] (subnormal results and overflow) needs no branch.
-    xc = min(max(x, _EXP_LO), _EXP_HI)
-    k = np.floor(xc * _LOG2E + _f32(0.5))
-    r = xc - k * _LN2_HI
-    r = r - k * _LN2_LO
-    p = ((((_EXP_P0 * r + _EXP_P1) * r + _EXP_P2) * r + _EXP_P3) * r + _EXP_P4) * r + _EXP_P5
-    y = p * (r * r) + r + _f32(1.0)
-    ki = _i32(k)
-    k1 = ki >> _i32(1)
-    k2 = ki - k1
-    y = y * _i32_as_f32((k1 + _i32(127)) << _i32(23))
-    y = y * _i32_as_f32((k2 + _i32(127)) << _i32(23))
-    return x if x != x else y          # NaN in, NaN out
+def _intrinsic_call(builder, name, x):
+    fn = builder.module.declare_intrinsic(name, [x.type])
+    return builder.call(fn, [x])
 
 
-_SQRTHF = _f32(0.707106781186547524)
-_LOG_P0 = _f32(7.0376836292e-2)
-_LOG_P1 = _f32(-1.1514610310e-1)
-_LOG_P2 = _f32(1.1676998740e-1)
-_LOG_P3 = _f32(-1.2420140846e-1)
-_LOG_P4 = _f32(1.4249322787e-1)
-_LOG_P5 = _f32(-1.6668057665e-1)
-_LOG_P6 = _f32(2.0000714765e-1)
-_LOG_P7 = _f32(-2.4999993993e-1)
-_LOG_P8 = _f32(3.3333331174e-1)
-_TWO23 = _f32(8388608.0)
-_FLT_MIN = _f32(1.17549435e-38)
-_INF32 = _f32(np.inf)
-_NAN32 = _f32(np.nan)
+def _horner(b, coeffs, x):
+    y = coeffs[0]
+    for c in coeffs[1:]:
+        y = b.fadd(b.fmul(y, x), c)
+    return y
 
 
-@njit(error_model="numpy", inline="always")
-def _log_f32(x):
-    # x = m 2^e with m in [sqrt(1/2), sqrt(2)); log(m) by Cephes' logf polynomial in m - 1.
-    sub = x < _FLT_MIN
-    xs = x * _TWO23 if sub else x                      # normalise subnormals
-    bits = _f32_as_i32(xs)
-    e = ((bits >> _i32(23)) & _i32(0xFF)) - _i32(126)
-    m = _i32_as_f32((bits & _i32(0x007FFFFF)) | _i32(0x3F000000))   # m in [0.5, 1)
-    small = m < _SQRTHF
-    e = e - _i32(1) if small else e
-    f = (m + m if small else m) - _f32(1.0)
-    fe = _f32(e) - (_f32(23.0) if sub else _f32(0.0))
-    z = f * f
-    y = _LOG_P0 * f + _LOG_P1
-    y = y * f + _LOG_P2
-    y = y * f + _LOG_P3
-    y = y * f + _LOG_P4
-    y = y * f + _LOG_P5
-    y = y * f + _LOG_P6
-    y = y * f + _LOG_P7
-    y = y * f + _LOG_P8
-    y = y * f * z
-    y = y + fe * _LN2_LO
-    y = y - _f32(0.5) * z
-    r = f + y + fe * _LN2_HI
-    r = -_INF32 if x == _f32(0.0) else r
-    r = _NAN32 if x < _f32(0.0) else r
-    return x if (x == _INF32 or x != x) else r         # +inf -> inf, NaN -> NaN
+def _fabs(b, x):
+    return _intrinsic_call(b, "llvm.fabs", x)
 
 
-@njit(error_model="numpy", inline="always")
-def _log1p_f32(x):
+def _emit_exp(b, x):
+    # 2^k is applied as two factors 2^(k>>1) 2^(k - k>>1) so that k in [-150, 129]
+    # (subnormal results and overflow) needs no branch.  NaN flows through the
+    # polynomial; k is zeroed for NaN so the float->int conversion stays defined.
+    xc = b.select(b.fcmp_ordered("<", x, _EXP_LO), _EXP_LO, x)
+    xc = b.select(b.fcmp_ordered(">", xc, _EXP_HI), _EXP_HI, xc)
+    k = _intrinsic_call(b, "llvm.floor", b.fadd(b.fmul(xc, _LOG2E), _HALF))
+    r = b.fsub(xc, b.fmul(k, _LN2_HI))
+    r = b.fsub(r, b.fmul(k, _LN2_LO))
+    p = _horner(b, _EXP_P, r)
+    y = b.fadd(b.fadd(b.fmul(p, b.fmul(r, r)), r), _ONE)
+    ki = b.fptosi(b.select(b.fcmp_ordered("==", k, k), k, _ZERO), _I32)
+    k1 = b.ashr(ki, _ci(1))
+    k2 = b.sub(ki, k1)
+    y = b.fmul(y, b.bitcast(b.shl(b.add(k1, _ci(127)), _ci(23)), _F32))
+    return b.fmul(y, b.bitcast(b.shl(b.add(k2, _ci(127)), _ci(23)), _F32))
+
+
+def _emit_log(b, x):
+    sub = b.fcmp_ordered("<", x, _FLT_MIN)
+    xs = b.select(sub, b.fmul(x, _TWO23), x)                  # normalise subnormals
+    bits = b.bitcast(xs, _I32)
+    e = b.sub(b.and_(b.lshr(bits, _ci(23)), _ci(0xFF)), _ci(126))
+    m = b.bitcast(b.or_(b.and_(bits, _ci(0x007FFFFF)), _ci(0x3F000000)), _F32)  # [0.5, 1)
+    small = b.fcmp_ordered("<", m, _SQRTHF)
+    e = b.select(small, b.sub(e, _ci(1)), e)
+    f = b.fsub(b.select(small, b.fadd(m, m), m), _ONE)
+    fe = b.fsub(b.sitofp(e, _F32), b.select(sub, _c(23.0), _ZERO))
+    z = b.fmul(f, f)
+    y = b.fmul(b.fmul(_horner(b, _LOG_P, f), f), z)
+    y = b.fadd(y, b.fmul(fe, _LN2_LO))
+    y = b.fsub(y, b.fmul(_HALF, z))
+    r = b.fadd(b.fadd(f, y), b.fmul(fe, _LN2_HI))
+    r = b.select(b.fcmp_ordered("==", x, _ZERO), ir.Constant(_F32, float("-inf")), r)
+    r = b.select(b.fcmp_ordered("<", x, _ZERO), _NAN, r)
+    special = b.or_(b.fcmp_ordered("==", x, _INF), b.fcmp_unordered("uno", x, x))
+    return b.select(special, x, r)                            # +inf -> inf, NaN -> NaN
+
+
+def _emit_log1p(b, x):
     # log(1 + x) = log(u) * x / (u - 1), u = fl(1 + x): the ratio corrects the rounding of u.
-    u = x + _f32(1.0)
-    d = u - _f32(1.0)
-    r = _log_f32(u) * (x / d)
-    r = x if d == _f32(0.0) else r
-    return u if u == _INF32 else r
+    u = b.fadd(x, _ONE)
+    d = b.fsub(u, _ONE)
+    r = b.fmul(_emit_log(b, u), b.fdiv(x, d))
+    r = b.select(b.fcmp_ordered("==", d, _ZERO), x, r)
+    return b.select(b.fcmp_ordered("==", u, _INF), u, r)
 
 
-_TANH_P0 = _f32(-5.70498872745e-3)
-_TANH_P1 = _f32(2.06390887954e-2)
-_TANH_P2 = _f32(-5.37397155531e-2)
-_TANH_P3 = _f32(1.33314422036e-1)
-_TANH_P4 = _f32(-3.33332819422e-1)
+def _emit_tanh(b, x):
+    a = _fabs(b, x)
+    z = b.fmul(x, x)
+    small = b.fadd(b.fmul(b.fmul(_horner(b, _TANH_P, z), z), x), x)
+    big = b.fsub(_ONE, b.fdiv(_TWO, b.fadd(_emit_exp(b, b.fadd(a, a)), _ONE)))
+    big = b.select(b.fcmp_ordered(">=", x, _ZERO), big, b.fneg(big))
+    return b.select(b.fcmp_ordered("<", a, _c(0.625)), small, big)
 
 
-@njit(error_model="numpy", inline="always")
-def _tanh_f32(x):
-    a = abs(x)
-    z = x * x
-    p = (((_TANH_P0 * z + _TANH_P1) * z + _TANH_P2) * z + _TANH_P3) * z + _TANH_P4
-    small = p * z * x + x                              # |x| < 0.625: odd polynomial
-    big = _f32(1.0) - _f32(2.0) / (_exp_f32(a + a) + _f32(1.0))
-    big = big if x >= _f32(0.0) else -big
-    return small if a < _f32(0.625) else big
+def _emit_sigmoid(b, x):
+    # one exp(-|x|) then a select: no branch, no overflow
+    e = _emit_exp(b, b.fneg(_fabs(b, x)))
+    r = b.fdiv(_ONE, b.fadd(_ONE, e))
+    return b.select(b.fcmp_ordered(">=", x, _ZERO), r, b.fmul(e, r))
 
 
-# ---------------------------------------------------------------------------
-# the dispatching functions
-# ---------------------------------------------------------------------------
-def _is32(x):
-    return isinstance(x, types.Float) and x.bitwidth == 32
+def _emit_softplus(b, x):
+    # max(x, 0) + log1p(exp(-|x|))
+    mx = b.select(b.fcmp_ordered(">", x, _ZERO), x, _ZERO)
+    mx = b.select(b.fcmp_unordered("uno", x, x), x, mx)
+    return b.fadd(mx, _emit_log1p(b, _emit_exp(b, b.fneg(_fabs(b, x)))))
 
 
-def _is64(x):
-    return isinstance(x, types.Float) and x.bitwidth == 64
-
-
-def fexp(x):
-    """``exp(x)``: vectorisable for float32, ``math.exp`` for float64 (``@njit`` code only)."""
+# float64: what numba compiles for the ``math`` form (libm)
+def _f64_exp(x):
     return math.exp(x)
 
 
-def flog(x):
-    """``log(x)``: vectorisable for float32, ``math.log`` for float64 (``@njit`` code only)."""
+def _f64_log(x):
     return math.log(x)
 
 
-def flog1p(x):
-    """``log(1 + x)``: vectorisable for float32, ``math.log1p`` for float64 (``@njit`` code only)."""
+def _f64_log1p(x):
     return math.log1p(x)
 
 
-def ftanh(x):
-    """``tanh(x)``: vectorisable for float32, ``math.tanh`` for float64 (``@njit`` code only)."""
+def _f64_tanh(x):
     return math.tanh(x)
 
 
-def sigmoid(x):
-    """Overflow-free logistic sigmoid ``1 / (1 + exp(-x))`` (``@njit`` code only)."""
+def _f64_sigmoid(x):
     e = math.exp(-abs(x))
     r = 1.0 / (1.0 + e)
-    return r if x >= 0 else e * r
+    return r if x >= 0.0 else e * r
 
 
-def softplus(x):
-    """Overflow-free ``log(1 + exp(x))`` (``@njit`` code only)."""
+def _f64_softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@overload(fexp, inline="always")
-def _ol_fexp(x):
-    if _is32(x):
-        return lambda x: _exp_f32(x)
-    if _is64(x):
-        return lambda x: math.exp(x)
+def _make(name, emit32, impl64, doc):
+    def typer(typingctx, x):
+        if not isinstance(x, types.Float) or x.bitwidth not in (32, 64):
+            return None
+        sig = x(x)
+
+        def codegen(context, builder, sig, args):
+            if x.bitwidth == 32:
+                return emit32(builder, args[0])
+            return context.compile_internal(builder, impl64, sig, args)
+
+        return sig, codegen
+
+    typer.__name__ = name
+    typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-@overload(flog, inline="always")
-def _ol_flog(x):
-    if _is32(x):
-        return lambda x: _log_f32(x)
-    if _is64(x):
-        return lambda x: math.log(x)
-
-
-@overload(flog1p, inline="always")
-def _ol_flog1p(x):
-    if _is32(x):
-        return lambda x: _log1p_f32(x)
-    if _is64(x):
-        return lambda x: math.log1p(x)
-
-
-@overload(ftanh, inline="always")
-def _ol_ftanh(x):
-    if _is32(x):
-        return lambda x: _tanh_f32(x)
-    if _is64(x):
-        return lambda x: math.tanh(x)
-
-
-@overload(sigmoid, inline="always")
-def _ol_sigmoid(x):
-    # Branch-free in the exp (one exp(-|x|) then a select), which keeps loops pipelined.
-    if _is32(x):
-        def impl32(x):
-            e = _exp_f32(-abs(x))
-            r = _f32(1.0) / (_f32(1.0) + e)
-            return r if x >= _f32(0.0) else e * r
-        return impl32
-    if _is64(x):
-        def impl64(x):
-            e = math.exp(-abs(x))
-            r = 1.0 / (1.0 + e)
-            return r if x >= 0.0 else e * r
-        return impl64
-
-
-@overload(softplus, inline="always")
-def _ol_softplus(x):
-    if _is32(x):
-        return lambda x: max(x, _f32(0.0)) + _log1p_f32(_exp_f32(-abs(x)))
-    if _is64(x):
-        return lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+fexp = _make("fexp", _emit_exp, _f64_exp,
+             "``exp(x)``: vectorisable for float32, ``math.exp`` for float64 (``@njit`` code only).")
+flog = _make("flog", _emit_log, _f64_log,
+             "``log(x)``: vectorisable for float32, ``math.log`` for float64 (``@njit`` code only).")
+flog1p = _make("flog1p", _emit_log1p, _f64_log1p,
+               "``log(1 + x)``: vectorisable for float32, ``math.log1p`` for float64 (``@njit`` code only).")
+ftanh = _make("ftanh", _emit_tanh, _f64_tanh,
+              "``tanh(x)``: vectorisable for float32, ``math.tanh`` for float64 (``@njit`` code only).")
+sigmoid = _make("sigmoid", _emit_sigmoid, _f64_sigmoid,
+                "Overflow-free logistic sigmoid ``1 / (1 + exp(-x))`` (``@njit`` code only).")
+softplus = _make("softplus", _emit_softplus, _f64_softplus,
+                 "Overflow-free ``log(1 + exp(x))`` (``@njit`` code only).")
 
 
 @njit(fastmath={"reassoc"}, error_model="numpy")
