@@ -59,70 +59,6 @@ def softmax_rows(z):
             z[i, j] *= inv
 
 
-# The transcendental activations each get a small kernel of their own (bias and no-bias
-# loops): inlining the float32 exp/log polynomials of all of them into map_activation made
-# it one huge function that took ~8 s to compile.
-
-@njit(cache=True, error_model="numpy")
-def _map_tanh(src, b, dst):
-    n, k = src.shape
-    if b.shape[0] == 0:
-        for i in range(n):
-            for j in range(k):
-                dst[i, j] = ftanh(src[i, j])
-    else:
-        for i in range(n):
-            for j in range(k):
-                dst[i, j] = ftanh(src[i, j] + b[j])
-
-
-@njit(cache=True, error_model="numpy")
-def _map_sigmoid(src, b, dst):
-    n, k = src.shape
-    if b.shape[0] == 0:
-        for i in range(n):
-            for j in range(k):
-                dst[i, j] = sigmoid(src[i, j])
-    else:
-        for i in range(n):
-            for j in range(k):
-                dst[i, j] = sigmoid(src[i, j] + b[j])
-
-
-@njit(cache=True, error_model="numpy")
-def _map_softplus(src, b, dst):
-    n, k = src.shape
-    if b.shape[0] == 0:
-        for i in range(n):
-            for j in range(k):
-                dst[i, j] = softplus(src[i, j])
-    else:
-        for i in range(n):
-            for j in range(k):
-                dst[i, j] = softplus(src[i, j] + b[j])
-
-
-@njit(cache=True, error_model="numpy")
-def _map_elu(src, b, dst):
-    n, k = src.shape
-    zero = dst.dtype.type(0.0)
-    for i in range(n):
-        for j in range(k):
-            v = src[i, j] + b[j] if b.shape[0] else src[i, j]
-            dst[i, j] = v if v > zero else math.expm1(v)
-
-
-@njit(cache=True, error_model="numpy")
-def _map_selu(src, b, dst):
-    n, k = src.shape
-    t = dst.dtype.type
-    zero, s_scale, s_alpha = t(0.0), t(SELU_SCALE), t(SELU_SCALE * SELU_ALPHA)
-    for i in range(n):
-        for j in range(k):
-            v = src[i, j] + b[j] if b.shape[0] else src[i, j]
-            dst[i, j] = s_scale * v if v > zero else s_alpha * math.expm1(v)
-
-
 @njit(cache=True, error_model="numpy")
 def map_activation(src, b, dst, code):
     """``dst[i, j] = f(src[i, j] + b[j])`` for every code but SOFTMAX (``b`` of length 0:
@@ -134,7 +70,7 @@ def map_activation(src, b, dst, code):
     n, k = src.shape
     t = dst.dtype.type  # constants in the arrays' dtype: float32 loops stay float32
     zero, one, half = t(0.0), t(1.0), t(0.5)
-    alpha, hs = t(LEAKY_ALPHA), t(0.2)
+    alpha, s_scale, s_alpha, hs = t(LEAKY_ALPHA), t(SELU_SCALE), t(SELU_SCALE * SELU_ALPHA), t(0.2)
     if b.shape[0] == 0:
         if code == IDENTITY:
             for i in range(n):
@@ -152,15 +88,30 @@ def map_activation(src, b, dst, code):
                     v = src[i, j]
                     dst[i, j] = v if v > zero else alpha * v
         elif code == TANH:
-            _map_tanh(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j]
+                    dst[i, j] = ftanh(v)
         elif code == SIGMOID:
-            _map_sigmoid(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j]
+                    dst[i, j] = sigmoid(v)
         elif code == ELU:
-            _map_elu(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j]
+                    dst[i, j] = v if v > zero else math.expm1(v)
         elif code == SOFTPLUS:
-            _map_softplus(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j]
+                    dst[i, j] = softplus(v)
         elif code == SELU:
-            _map_selu(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j]
+                    dst[i, j] = s_scale * v if v > zero else s_alpha * math.expm1(v)
         elif code == HARDSIGMOID:
             for i in range(n):
                 for j in range(k):
@@ -188,15 +139,30 @@ def map_activation(src, b, dst, code):
                     v = src[i, j] + b[j]
                     dst[i, j] = v if v > zero else alpha * v
         elif code == TANH:
-            _map_tanh(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j] + b[j]
+                    dst[i, j] = ftanh(v)
         elif code == SIGMOID:
-            _map_sigmoid(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j] + b[j]
+                    dst[i, j] = sigmoid(v)
         elif code == ELU:
-            _map_elu(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j] + b[j]
+                    dst[i, j] = v if v > zero else math.expm1(v)
         elif code == SOFTPLUS:
-            _map_softplus(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j] + b[j]
+                    dst[i, j] = softplus(v)
         elif code == SELU:
-            _map_selu(src, b, dst)
+            for i in range(n):
+                for j in range(k):
+                    v = src[i, j] + b[j]
+                    dst[i, j] = s_scale * v if v > zero else s_alpha * math.expm1(v)
         elif code == HARDSIGMOID:
             for i in range(n):
                 for j in range(k):
