@@ -2,8 +2,8 @@
 forward, parameter gradients and the fused backward delta.
 
 GEMMs go to BLAS through ``np.dot`` inside ``@njit`` (activation x weight products
-through :func:`matmul`, which picks the faster orientation for small batches); elementwise steps are
-fused into single passes.  All outputs are preallocated by the caller.
+through :func:`matmul`, which picks the faster orientation for small batches);
+elementwise steps are fused into single passes.  All outputs are preallocated by the caller.
 """
 import numpy as np
 from numba import njit

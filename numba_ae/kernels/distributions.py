@@ -9,10 +9,11 @@ arrays.  Conventions shared by all kernels:
   them (gradient kernels OVERWRITE ``grad``, they never accumulate).
 * Inputs may be any 2-D layout (C, Fortran or non-contiguous views such as
   ``pre[:, 0:10]``); nothing requires C-contiguity.
-* float32 and float64 arrays are both supported.  The hot training kernels
-  (Gaussian, logit-Bernoulli, KL) do per-element arithmetic in the arrays'
-  dtype with the vectorisable ``exp``/``log`` of :mod:`.fastmath` (float32
-  within ~2 ulp; float64 is libm's); the others in float64.  Per-row sums
+* float32 and float64 arrays are both supported.  The Gaussian and
+  logit-Bernoulli kernels do per-element arithmetic in the arrays' dtype with
+  the vectorisable ``exp``/``log`` of :mod:`.fastmath` (float32 within 1-3 ulp;
+  float64 is libm's); the others (KL, Exponential, probability-Bernoulli,
+  densities) in float64.  Per-row sums
   always use float64 accumulators; results are cast to the output array's
   dtype on store.
 * "log_prob" kernels return ``log p(x | params)`` summed over the feature
