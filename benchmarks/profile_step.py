@@ -23,25 +23,33 @@ import common as C  # noqa: E402
 
 
 def _wrap_kernels(totals, counts):
-    """Replace the dispatchers in the kernel modules by timing wrappers (after warm-up)."""
+    """Replace the dispatchers in the kernel modules by timing wrappers (after warm-up):
+    module-level kernels, the per-activation specialisations compiled so far
+    (``kernel[act]``), and the array kernels of each activation."""
     from numba.core.registry import CPUDispatcher
 
-    import numba_ae.layers.vae as layers_vae
     from numba_ae.kernels import activations, corruption, dense, distributions, losses, updaters, vae
+
+    def timer(f, key):
+        def timed(*args):
+            t = time.perf_counter()
+            r = f(*args)
+            totals[key] += time.perf_counter() - t
+            counts[key] += 1
+            return r
+        return timed
 
     for mod in (activations, corruption, dense, distributions, losses, updaters, vae):
         short = mod.__name__.rsplit(".", 1)[-1]
         for name, f in list(vars(mod).items()):
             if isinstance(f, CPUDispatcher):
-                def timed(*args, _f=f, _key=f"{short}.{name}"):
-                    t = time.perf_counter()
-                    r = _f(*args)
-                    totals[_key] += time.perf_counter() - t
-                    counts[_key] += 1
-                    return r
-                setattr(mod, name, timed)
-    # the VAE layer imported this one by name
-    layers_vae.activation_backward = activations.activation_backward
+                setattr(mod, name, timer(f, f"{short}.{name}"))
+            elif isinstance(f, activations.per_activation):
+                for act, k in list(f._compiled.items()):
+                    f._compiled[act] = timer(k, f"{short}.{name}[{act.name}]")
+    for act in activations.REGISTRY.values():
+        for name in ("map", "bias_map", "bias_keep_z", "backward"):
+            setattr(act, name, timer(getattr(act, name), f"activations.{name}[{act.name}]"))
 
 
 def main(argv=None):

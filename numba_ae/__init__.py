@@ -34,6 +34,7 @@ from .data import (
 from .io import ModelFormatError, load_model, save_model
 from .listeners import ProgressBarListener, ScoreListener, TrainingListener
 from .network import MultiLayerNetwork
+from .registries import register_activation, unregister_activation
 from .updaters import AdaGrad, Adam, Nesterovs, RmsProp, Sgd
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "NormalizerStandardize", "NormalizerMinMaxScaler",
     "TrainingListener", "ScoreListener", "ProgressBarListener",
     "save_model", "load_model", "ModelFormatError",
+    "register_activation", "unregister_activation",
 ]

@@ -31,6 +31,14 @@ def ref_act(name, z):
         return np.clip(0.2 * z + 0.5, 0.0, 1.0)
     if name == "hardtanh":
         return np.clip(z, -1.0, 1.0)
+    if name == "gelu":
+        return 0.5 * z * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z ** 3)))
+    if name == "gelu_exact":
+        return z * special.ndtr(z)
+    if name == "silu":
+        return z * special.expit(z)
+    if name == "mish":
+        return z * np.tanh(np.logaddexp(0.0, z))
     raise KeyError(name)
 
 

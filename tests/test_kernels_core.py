@@ -59,6 +59,18 @@ def ref_dact(name, z):
         return np.where(np.abs(z) < 2.5, 0.2, 0.0)
     if name == "hardtanh":
         return np.where(np.abs(z) < 1.0, 1.0, 0.0)
+    if name == "gelu":
+        c = np.sqrt(2.0 / np.pi)
+        t = np.tanh(c * (z + 0.044715 * z ** 3))
+        return 0.5 * (1 + t) + 0.5 * z * (1 - t ** 2) * c * (1 + 3 * 0.044715 * z ** 2)
+    if name == "gelu_exact":
+        return special.ndtr(z) + z * np.exp(-0.5 * z ** 2) / np.sqrt(2 * np.pi)
+    if name == "silu":
+        s = special.expit(z)
+        return s + z * s * (1 - s)
+    if name == "mish":
+        t = np.tanh(np.logaddexp(0.0, z))
+        return t + z * (1 - t ** 2) * special.expit(z)
     raise KeyError(name)
 
 
@@ -70,10 +82,11 @@ def ref_backward(name, z, delta):
     return delta * ref_dact(name, z)
 
 
-def kernel_act(code, z):
-    """Activation through the kernel on a copy of ``z``."""
-    out = np.array(z, dtype=np.float64, copy=True)
-    ka.activation_forward(out, code)
+def kernel_act(name, z):
+    """Activation through the kernel, into a new array."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    ka.get(name).map(z, out)
     return out
 
 
@@ -83,24 +96,36 @@ def away_from(kinks):
         lambda v: all(abs(v - k) > 1e-4 for k in kinks))
 
 
-ACT_CODES = list(enumerate(ka.NAMES))
-ACT_IDS = list(ka.NAMES)
+ACT_NAMES = list(ka.NAMES)
 
 
 # ============================================================================ activations
 
-def test_activation_names_and_codes():
+def test_activation_registry():
     assert ka.NAMES == ("identity", "relu", "leakyrelu", "tanh", "sigmoid", "softmax",
-                        "elu", "softplus", "selu", "hardsigmoid", "hardtanh")
-    for code, name in ACT_CODES:
-        assert getattr(ka, name.upper()) == code
+                        "elu", "softplus", "selu", "hardsigmoid", "hardtanh",
+                        "gelu", "gelu_exact", "silu", "mish")
+    for name in ka.NAMES:
+        act = ka.get(name)
+        assert act.name == name and act.builtin and ka.REGISTRY[name] is act
+    assert [n for n in ka.NAMES if ka.get(n).needs_pre] == ["gelu", "gelu_exact", "silu", "mish"]
+    assert ka.get("softmax").is_softmax and ka.get("sigmoid").is_sigmoid and ka.get("identity").is_identity
+    with pytest.raises(ValueError, match="unknown activation 'nope'"):
+        ka.get("nope")
 
 
-@pytest.mark.parametrize("code,name", ACT_CODES, ids=ACT_IDS)
+def test_per_activation_kernels_are_memoised_and_named():
+    k1 = kd.dense_forward["relu"]
+    assert kd.dense_forward[ka.get("relu")] is k1
+    assert k1.py_func.__qualname__ == "dense_forward__relu"
+    assert kd.dense_forward["tanh"] is not k1
+
+
+@pytest.mark.parametrize("name", ACT_NAMES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @SETTINGS
 @given(data=st.data())
-def test_activation_forward_matches_numpy(code, name, dtype, data):
+def test_activation_forward_matches_numpy(name, dtype, data):
     n = data.draw(st.integers(1, 5), label="n")
     k = data.draw(st.integers(1, 6), label="k")
     z = data.draw(arrays(np.float64, (n, k), elements=st.floats(-30, 30, allow_nan=False)), label="z")
@@ -108,22 +133,26 @@ def test_activation_forward_matches_numpy(code, name, dtype, data):
     zt, bt = z.astype(dtype), b.astype(dtype)
     tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=2e-6, atol=1e-6)
 
+    act = ka.get(name)
     expected = ref_act(name, zt.astype(np.float64))
     out = zt.copy()
-    ka.activation_forward(out, code)
+    act.map(out, out)                     # in place
     assert out.dtype == dtype
     np.testing.assert_allclose(out, expected, **tol)
+    out2 = np.full_like(zt, np.nan)
+    act.map(zt, out2)                     # into another array, source untouched
+    np.testing.assert_array_equal(out2, out)
 
     # fused bias + activation, in place
     expected_b = ref_act(name, zt.astype(np.float64) + bt.astype(np.float64))
     zb = zt.copy()
-    ka.bias_activation_forward(zb, bt, code)
+    act.bias_map(zb, bt, zb)
     np.testing.assert_allclose(zb, expected_b, **tol)
 
     # keep-z variant: z gets the bias, a the activation; consistent with the in-place one
     zk = zt.copy()
     a = np.full_like(zk, np.nan)
-    ka.bias_activation_forward_keep_z(zk, bt, code, a)
+    act.bias_keep_z(zk, bt, a)
     np.testing.assert_array_equal(zk, zt + bt)
     np.testing.assert_allclose(a, expected_b, **tol)
     np.testing.assert_allclose(a, zb, rtol=1e-6 if dtype == np.float32 else 1e-15, atol=1e-7 if dtype == np.float32 else 0)
@@ -142,23 +171,23 @@ def test_activation_forward_spot_values():
         "softplus": [math.log1p(math.exp(v)) for v in z[0]],
     }
     for name, e in exp.items():
-        np.testing.assert_allclose(kernel_act(ka.NAMES.index(name), z)[0], e, rtol=1e-14, atol=1e-15)
-    sm = kernel_act(ka.SOFTMAX, np.array([[0.0, math.log(3.0)], [1000.0, 1000.0]]))
+        np.testing.assert_allclose(kernel_act(name, z)[0], e, rtol=1e-14, atol=1e-15)
+    sm = kernel_act("softmax", np.array([[0.0, math.log(3.0)], [1000.0, 1000.0]]))
     np.testing.assert_allclose(sm, [[0.25, 0.75], [0.5, 0.5]], rtol=1e-14)
 
 
-@pytest.mark.parametrize("code,name", ACT_CODES, ids=ACT_IDS)
+@pytest.mark.parametrize("name", ACT_NAMES)
 @SETTINGS
 @given(data=st.data())
-def test_activation_backward_finite_difference(code, name, data):
+def test_activation_backward_finite_difference(name, data):
     n = data.draw(st.integers(1, 4), label="n")
     k = data.draw(st.integers(1, 5), label="k")
     z = data.draw(arrays(np.float64, (n, k), elements=away_from(KINKS.get(name, ()))), label="z")
     c = data.draw(arrays(np.float64, (n, k), elements=st.floats(-2, 2, allow_nan=False)), label="c")
 
-    a = kernel_act(code, z)
+    a = kernel_act(name, z)
     delta = c.copy()
-    ka.activation_backward(a, delta, code)
+    ka.get(name).backward(z, a, delta)
 
     # d/dz of sum(c * f(z)): perturbing z[i, j] changes only row i (softmax) or only (i, j)
     num = np.zeros_like(z)
@@ -167,7 +196,7 @@ def test_activation_backward_finite_difference(code, name, data):
             zp, zm = z.copy(), z.copy()
             zp[i, j] += H
             zm[i, j] -= H
-            diff = kernel_act(code, zp)[i] - kernel_act(code, zm)[i]
+            diff = kernel_act(name, zp)[i] - kernel_act(name, zm)[i]
             num[i, j] = np.sum(c[i] * diff) / (2 * H)
     assert_grad_close(delta, num, name)
     np.testing.assert_allclose(delta, ref_backward(name, z, c), rtol=1e-10, atol=1e-12)
@@ -214,10 +243,10 @@ def loss_inputs(loss, act, rng, n, k):
        kind=st.sampled_from(["soft", "hard"]), scale=st.sampled_from([1.0, 0.37, 0.25]))
 def test_loss_score_and_grad(loss, act, seed, n, k, kind, scale):
     rng = np.random.default_rng(seed)
-    lc, acode = kl.NAMES.index(loss), ka.NAMES.index(act)
+    lc = kl.NAMES.index(loss)
     z = loss_inputs(loss, act, rng, n, k)
     y = loss_targets(loss, rng, n, k, kind)
-    a = kernel_act(acode, z)
+    a = kernel_act(act, z)
     if loss == "l1":
         # keep |a - y| away from the kink of |.|
         y = np.where(np.abs(a - y) < 1e-3, y + 1e-2, y)
@@ -225,16 +254,22 @@ def test_loss_score_and_grad(loss, act, seed, n, k, kind, scale):
         assume(np.all((a > 1e-6) & (a < 1 - 1e-6)))
 
     out = np.full(n, np.nan)
-    kl.loss_score(y, a, z, lc, acode, out)
+    kl.loss_score[act](y, a, z, lc, out)
     np.testing.assert_allclose(out, ref_loss(loss, y, ref_act(act, z)), rtol=1e-10, atol=1e-12)
 
     delta = np.full_like(z, np.nan)
-    kl.loss_grad(y, a, z, lc, acode, scale, delta)
+    kl.loss_grad[act](y, a, z, lc, scale, delta)
+
+    # the fused one-pass kernel gives the same score and gradient
+    out2, delta2 = np.full(n, np.nan), np.full_like(z, np.nan)
+    kl.loss_score_and_grad[act](y, a, z, lc, scale, out2, delta2)
+    np.testing.assert_array_equal(out2, out)
+    np.testing.assert_array_equal(delta2, delta)
 
     def row_score(zz, i):
-        aa = kernel_act(acode, zz)
+        aa = kernel_act(act, zz)
         s = np.empty(n)
-        kl.loss_score(y, aa, zz, lc, acode, s)
+        kl.loss_score[act](y, aa, zz, lc, s)
         return s[i]
 
     num = np.zeros_like(z)
@@ -261,8 +296,8 @@ def test_loss_score_spot_values():
               "mcxent": math.log(2.0), "negativeloglikelihood": math.log(2.0),
               "xent": -(math.log(0.5) + 2 * math.log(0.75))}
     for loss, e in expect.items():
-        act = ka.SOFTMAX if loss in ("mcxent", "negativeloglikelihood") else ka.IDENTITY
-        kl.loss_score(y, a, z, kl.NAMES.index(loss), act, out)
+        act = "softmax" if loss in ("mcxent", "negativeloglikelihood") else "identity"
+        kl.loss_score[act](y, a, z, kl.NAMES.index(loss), out)
         assert out[0] == pytest.approx(e, rel=1e-14)
 
 
@@ -274,13 +309,13 @@ def test_fused_losses_stable_at_large_logits(dtype):
     y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]], dtype=dtype)
     a = np.empty_like(z)
     zz = z.copy()
-    ka.bias_activation_forward_keep_z(zz, np.zeros(5, dtype=dtype), ka.SIGMOID, a)
+    ka.get("sigmoid").bias_keep_z(zz, np.zeros(5, dtype=dtype), a)
     out = np.empty(1, dtype=dtype)
-    kl.loss_score(y, a, zz, kl.XENT, ka.SIGMOID, out)
+    kl.loss_score["sigmoid"](y, a, zz, kl.XENT, out)
     assert np.isfinite(out).all()
     assert float(out[0]) == pytest.approx(2 * big + math.log(2.0), rel=1e-6)
     d = np.empty_like(z)
-    kl.loss_grad(y, a, zz, kl.XENT, ka.SIGMOID, 0.5, d)
+    kl.loss_grad["sigmoid"](y, a, zz, kl.XENT, 0.5, d)
     assert np.isfinite(d).all()
     np.testing.assert_allclose(d, 0.5 * np.array([[1.0, -1.0, 0.0, 0.0, -0.5]]), atol=1e-7)
 
@@ -290,25 +325,25 @@ def test_fused_losses_stable_at_large_logits(dtype):
         y = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=dtype)
         a = np.empty_like(z)
         zz = z.copy()
-        ka.bias_activation_forward_keep_z(zz, np.zeros(3, dtype=dtype), ka.SOFTMAX, a)
+        ka.get("softmax").bias_keep_z(zz, np.zeros(3, dtype=dtype), a)
         out = np.empty(2, dtype=dtype)
-        kl.loss_score(y, a, zz, loss, ka.SOFTMAX, out)
+        kl.loss_score["softmax"](y, a, zz, loss, out)
         assert np.isfinite(out).all()
         assert float(out[0]) == pytest.approx(2 * big, rel=1e-6)
         assert float(out[1]) == pytest.approx(0.0, abs=1e-6)
         d = np.empty_like(z)
-        kl.loss_grad(y, a, zz, loss, ka.SOFTMAX, 1.0, d)
+        kl.loss_grad["softmax"](y, a, zz, loss, 1.0, d)
         assert np.isfinite(d).all()
         np.testing.assert_allclose(d, [[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]], atol=1e-7)
 
 
 # ============================================================================ dense kernels
 
-@pytest.mark.parametrize("code,name", ACT_CODES, ids=ACT_IDS)
+@pytest.mark.parametrize("name", ACT_NAMES)
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 5), n_in=st.integers(1, 6),
        n_out=st.integers(1, 6))
-def test_dense_kernels_match_numpy(code, name, seed, n, n_in, n_out):
+def test_dense_kernels_match_numpy(name, seed, n, n_in, n_out):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, n_in))
     W = rng.normal(size=(n_in, n_out))
@@ -316,12 +351,16 @@ def test_dense_kernels_match_numpy(code, name, seed, n, n_in, n_out):
     zref = x @ W + b
     aref = ref_act(name, zref)
 
+    needs_pre = ka.get(name).needs_pre
     out = np.full((n, n_out), np.nan)
-    kd.dense_forward(x, W, b, code, out)
+    zo = np.full((n, n_out), np.nan) if needs_pre else out
+    kd.dense_forward[name](x, W, b, zo, out)
     np.testing.assert_allclose(out, aref, rtol=1e-12, atol=1e-13)
+    if needs_pre:  # the pre-activation is kept for the derivative
+        np.testing.assert_allclose(zo, zref, rtol=1e-12, atol=1e-13)
 
     z, a = np.full((n, n_out), np.nan), np.full((n, n_out), np.nan)
-    kd.dense_forward_keep_z(x, W, b, code, z, a)
+    kd.dense_forward_keep_z[name](x, W, b, z, a)
     np.testing.assert_allclose(z, zref, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(a, aref, rtol=1e-12, atol=1e-13)
 
@@ -329,7 +368,7 @@ def test_dense_kernels_match_numpy(code, name, seed, n, n_in, n_out):
     h = rng.normal(size=(n, n_out))
     vb = rng.normal(size=n_in)
     zt, at = np.full((n, n_in), np.nan), np.full((n, n_in), np.nan)
-    kd.dense_transposed_forward_keep_z(h, W, vb, code, zt, at)
+    kd.dense_transposed_forward_keep_z[name](h, W, vb, zt, at)
     np.testing.assert_allclose(zt, h @ W.T + vb, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(at, ref_act(name, h @ W.T + vb), rtol=1e-12, atol=1e-13)
 
@@ -340,7 +379,7 @@ def test_dense_kernels_match_numpy(code, name, seed, n, n_in, n_out):
         delta = g.copy()
         dW, db = np.full((n_in, n_out), np.nan), np.full(n_out, np.nan)
         dx = np.full((n, n_in), np.nan) if need_dx else np.empty((0, 0))
-        kd.dense_backward(x, W, a, code, delta, dW, db, need_dx, dx)
+        kd.dense_backward[name](x, W, z if needs_pre else a, a, delta, dW, db, need_dx, dx)
         np.testing.assert_allclose(delta, dz, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(dW, x.T @ dz, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(db, dz.sum(axis=0), rtol=1e-10, atol=1e-12)
@@ -361,13 +400,12 @@ def test_dense_kernels_match_numpy(code, name, seed, n, n_in, n_out):
 
 
 @pytest.mark.parametrize("name", ["identity", "tanh", "sigmoid", "softplus", "elu", "selu", "relu",
-                                  "leakyrelu", "hardtanh", "softmax"])
+                                  "leakyrelu", "hardtanh", "softmax", "gelu", "silu"])
 @pytest.mark.parametrize("sparsity_coef", [0.0, 0.3])
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 5), n_in=st.integers(1, 6),
        n_out=st.integers(1, 6))
 def test_tied_autoencoder_backward_matches_numpy(name, sparsity_coef, seed, n, n_in, n_out):
-    code = ka.NAMES.index(name)
     rng = np.random.default_rng(seed)
     xt = rng.normal(size=(n, n_in))
     W = rng.normal(size=(n_in, n_out))
@@ -379,7 +417,8 @@ def test_tied_autoencoder_backward_matches_numpy(name, sparsity_coef, seed, n, n
     stack_in = np.vstack([xt, dr])
     stack_h = np.vstack([np.full((n, n_out), np.nan), h])
     dW, db, dvb = np.full((n_in, n_out), np.nan), np.full(n_out, np.nan), np.full(n_in, np.nan)
-    kd.tied_autoencoder_backward(stack_in, stack_h, W, code, sparsity_coef, dW, db, dvb)
+    zh_buf = zh.copy() if ka.get(name).needs_pre else stack_h[n:]
+    kd.tied_autoencoder_backward[name](stack_in, stack_h, zh_buf, W, sparsity_coef, dW, db, dvb)
 
     g_h = dr @ W + sparsity_coef * np.sign(h)
     dh = ref_backward(name, zh, g_h)
@@ -410,12 +449,12 @@ def test_matmul_both_orientations_match_numpy(dtype, m, k, n):
     # the dense kernels that use it: forward, tied decode and the dx of the backward pass
     bias = rng.normal(size=n).astype(dtype)
     out = np.full((m, n), np.nan, dtype=dtype)
-    kd.dense_forward(a, W, bias, ka.RELU, out)
+    kd.dense_forward["relu"](a, W, bias, out, out)
     np.testing.assert_allclose(out, np.maximum(ref + bias, 0.0), **tol)
     z, r = np.full((m, k), np.nan, dtype=dtype), np.full((m, k), np.nan, dtype=dtype)
     h = rng.normal(size=(m, n)).astype(dtype)
     vb = rng.normal(size=k).astype(dtype)
-    kd.dense_transposed_forward_keep_z(h, W, vb, ka.IDENTITY, z, r)
+    kd.dense_transposed_forward_keep_z["identity"](h, W, vb, z, r)
     np.testing.assert_allclose(z, h.astype(np.float64) @ W.T.astype(np.float64) + vb, **tol)
     dx = np.full((m, k), np.nan, dtype=dtype)
     dW, db = np.empty((k, n), dtype=dtype), np.empty(n, dtype=dtype)

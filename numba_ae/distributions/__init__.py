@@ -9,10 +9,9 @@ applies activations and keeps scratch buffers.
 import numpy as np
 
 from .. import config as _c
-from ..kernels import activations as ka
 from ..kernels import distributions as kd
 from ..kernels import losses as kl
-from ..registries import activation_code, loss_code
+from ..registries import activation, loss_code
 
 
 class NoLogProbabilityError(ValueError):
@@ -75,21 +74,17 @@ class Distribution:
 
     def _activated(self, pre, key="a"):
         """``act(pre)`` in a scratch buffer (``pre`` itself for identity; never modified)."""
-        if self.act_code == ka.IDENTITY:
+        if self.act.is_identity:
             return pre
         a = self._buf(key, pre.shape)
-        if self.act_code == ka.SOFTMAX:
-            a[...] = pre
-            ka.softmax_rows(a)
-        else:
-            ka.map_activation(pre, pre[0, :0] if pre.shape[0] else np.empty(0, self.dtype), a, self.act_code)
+        self.act.map(pre, a)
         return a
 
 
 class Gaussian(Distribution):
     def __init__(self, conf, dtype):
         super().__init__(conf, dtype)
-        self.act_code = activation_code(conf.activation)
+        self.act = activation(conf.activation)
 
     def _nll(self, x, pre, a, out):
         kd.gaussian_log_prob(x, a, out)
@@ -97,13 +92,13 @@ class Gaussian(Distribution):
 
     def _grad(self, x, pre, a, scale, dpre):
         kd.gaussian_nll_grad(x, a, scale, dpre)
-        ka.activation_backward(a, dpre, self.act_code)
+        self.act.backward(pre, a, dpre)
 
     def nll_and_grad(self, x, pre, scale, out, dpre):
         a = self._activated(pre)
         kd.gaussian_log_prob_and_grad(x, a, scale, out, dpre)
         np.negative(out, out=out)
-        ka.activation_backward(a, dpre, self.act_code)
+        self.act.backward(pre, a, dpre)
 
     def mean(self, pre):
         a = self._activated(pre)
@@ -122,7 +117,7 @@ class Gaussian(Distribution):
 class Bernoulli(Distribution):
     def __init__(self, conf, dtype):
         super().__init__(conf, dtype)
-        self.act_code = activation_code(conf.activation)
+        self.act = activation(conf.activation)
         self.logits = conf.activation == "sigmoid"
 
     def check_data(self, x, name="x"):
@@ -151,7 +146,7 @@ class Bernoulli(Distribution):
             kd.bernoulli_logit_nll_grad(x, pre, scale, dpre)
         else:
             kd.bernoulli_nll_grad(x, a, scale, dpre)
-            ka.activation_backward(a, dpre, self.act_code)
+            self.act.backward(pre, a, dpre)
 
     def mean(self, pre):
         out = np.empty(pre.shape, dtype=self.dtype)
@@ -172,7 +167,7 @@ class Bernoulli(Distribution):
 class Exponential(Distribution):
     def __init__(self, conf, dtype):
         super().__init__(conf, dtype)
-        self.act_code = activation_code(conf.activation)
+        self.act = activation(conf.activation)
 
     def check_data(self, x, name="x"):
         if x.size and np.min(x) < 0.0:
@@ -185,7 +180,7 @@ class Exponential(Distribution):
 
     def _grad(self, x, pre, a, scale, dpre):
         kd.exponential_nll_grad(x, a, scale, dpre)
-        ka.activation_backward(a, dpre, self.act_code)
+        self.act.backward(pre, a, dpre)
 
     def mean(self, pre):
         out = np.empty(pre.shape, dtype=self.dtype)
@@ -205,14 +200,14 @@ class LossWrapper(Distribution):
 
     def __init__(self, conf, dtype):
         super().__init__(conf, dtype)
-        self.act_code = activation_code(conf.activation)
+        self.act = activation(conf.activation)
         self.loss_code = loss_code(conf.loss)
 
     def _nll(self, x, pre, a, out):
-        kl.loss_score(x, a, pre, self.loss_code, self.act_code, out)
+        kl.loss_score[self.act](x, a, pre, self.loss_code, out)
 
     def _grad(self, x, pre, a, scale, dpre):
-        kl.loss_grad(x, a, pre, self.loss_code, self.act_code, scale, dpre)
+        kl.loss_grad[self.act](x, a, pre, self.loss_code, scale, dpre)
 
     def mean(self, pre):
         return self._activated(pre).copy()

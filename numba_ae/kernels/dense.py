@@ -1,6 +1,9 @@
 """Dense (fully connected) layer kernels: fused GEMM + bias + activation
 forward, parameter gradients and the fused backward delta.
 
+Kernels with an activation step are :class:`.activations.per_activation` templates,
+called as ``dense_forward[act](...)``.
+
 GEMMs go to BLAS through ``np.dot`` inside ``@njit`` (activation x weight products
 through :func:`matmul`, which picks the faster orientation for small batches);
 elementwise steps are fused into single passes.  All outputs are preallocated by the caller.
@@ -8,7 +11,11 @@ elementwise steps are fused into single passes.  All outputs are preallocated by
 import numpy as np
 from numba import njit
 
-from .activations import activation_backward, bias_activation_forward, bias_activation_forward_keep_z
+from .activations import per_activation
+
+# Template globals bound per activation (see :mod:`.activations`); placeholders here.
+_act_bias_map = _act_bias_keep_z = _act_backward = None
+_ACT_NEEDS_PRE = False
 
 #: Row counts up to which :func:`matmul` computes ``(b.T @ a.T).T`` instead of ``a @ b``.
 SMALL_M = 24
@@ -39,43 +46,47 @@ def matmul(a, b, out):
         np.dot(a, b, out)
 
 
-@njit(cache=True, error_model="numpy")
-def dense_forward(x, W, b, act, out):
-    """``out = f(x @ W + b)``.
+@per_activation
+def dense_forward(x, W, b, z, out):
+    """``out = f(x @ W + b)``; ``z`` [n, n_out] receives the pre-activation when the
+    activation's derivative needs it (``needs_pre``), else pass ``z = out``.
 
     Parameters
     ----------
-    x : [n, n_in]; W : [n_in, n_out]; b : [n_out]; act : activation code.
-    out : [n, n_out], overwritten.
+    x : [n, n_in]; W : [n_in, n_out]; b : [n_out].
+    z, out : [n, n_out], overwritten.
     """
-    matmul(x, W, out)
-    bias_activation_forward(out, b, act)
+    matmul(x, W, z)
+    if _ACT_NEEDS_PRE:
+        _act_bias_keep_z(z, b, out)
+    else:
+        _act_bias_map(z, b, out)
 
 
-@njit(cache=True, error_model="numpy")
-def dense_forward_keep_z(x, W, b, act, z, out):
+@per_activation
+def dense_forward_keep_z(x, W, b, z, out):
     """``z = x @ W + b; out = f(z)`` keeping both (loss-bearing layers).
 
     Parameters
     ----------
-    x : [n, n_in]; W : [n_in, n_out]; b : [n_out]; act : activation code.
+    x : [n, n_in]; W : [n_in, n_out]; b : [n_out].
     z, out : [n, n_out], overwritten.
     """
     matmul(x, W, z)
-    bias_activation_forward_keep_z(z, b, act, out)
+    _act_bias_keep_z(z, b, out)
 
 
-@njit(cache=True, error_model="numpy")
-def dense_transposed_forward_keep_z(h, W, vb, act, z, out):
+@per_activation
+def dense_transposed_forward_keep_z(h, W, vb, z, out):
     """Tied-weight decode ``z = h @ W.T + vb; out = f(z)``.
 
     Parameters
     ----------
-    h : [n, n_out]; W : [n_in, n_out]; vb : [n_in]; act : activation code.
+    h : [n, n_out]; W : [n_in, n_out]; vb : [n_in].
     z, out : [n, n_in], overwritten.
     """
     matmul(h, W.T, z)
-    bias_activation_forward_keep_z(z, vb, act, out)
+    _act_bias_keep_z(z, vb, out)
 
 
 @njit(cache=True, error_model="numpy")
@@ -103,19 +114,6 @@ def dense_param_grads(x, delta, dW, db):
 
 
 @njit(cache=True, error_model="numpy")
-def backprop_delta(delta, W, a_prev, act_prev, out):
-    """Fused ``out = (delta @ W.T) * f'(z_prev)``, the delta of the layer below.
-
-    Parameters
-    ----------
-    delta : [n, n_out]; W : [n_in, n_out]; a_prev : [n, n_in] output of the
-    layer below with activation code ``act_prev``; out : [n, n_in], overwritten.
-    """
-    matmul(delta, W.T, out)
-    activation_backward(a_prev, out, act_prev)
-
-
-@njit(cache=True, error_model="numpy")
 def add_l1_activity_grad(h, coef, delta):
     """``delta += coef * sign(h)`` (gradient of an L1 activity penalty)."""
     n, k = h.shape
@@ -139,19 +137,19 @@ def abs_row_sums(h, out):
         out[i] = s
 
 
-@njit(cache=True, error_model="numpy")
-def dense_backward(x, W, a, act, delta, dW, db, need_dx, dx):
+@per_activation
+def dense_backward(x, W, z, a, delta, dW, db, need_dx, dx):
     """Backward pass of ``a = f(x @ W + b)``.
 
     Parameters
     ----------
-    x : [n, n_in] layer input; W : [n_in, n_out]; a : [n, n_out] layer output.
-    act : activation code.
+    x : [n, n_in] layer input; W : [n_in, n_out].
+    z, a : [n, n_out] pre-activation (or ``a`` again, see :func:`dense_forward`) and output.
     delta : [n, n_out] gradient w.r.t. ``a``; overwritten with the gradient w.r.t. the pre-activation.
     dW : [n_in, n_out], db : [n_out], overwritten with the parameter gradients.
     need_dx : bool; when true ``dx`` [n, n_in] is overwritten with the gradient w.r.t. ``x``.
     """
-    activation_backward(a, delta, act)
+    _act_backward(z, a, delta)
     dense_param_grads(x, delta, dW, db)
     if need_dx:
         matmul(delta, W.T, dx)
@@ -166,8 +164,8 @@ def affine_backward(x, W, delta, dW, db, need_dx, dx):
         matmul(delta, W.T, dx)
 
 
-@njit(cache=True, error_model="numpy")
-def tied_autoencoder_backward(stack_in, stack_h, W, act, sparsity_coef, dW, db, dvb):
+@per_activation
+def tied_autoencoder_backward(stack_in, stack_h, zh, W, sparsity_coef, dW, db, dvb):
     """Backward pass of the tied-weight autoencoder ``r = f(f(x~ W + b) W.T + vb)``.
 
     Parameters
@@ -176,7 +174,8 @@ def tied_autoencoder_backward(stack_in, stack_h, W, act, sparsity_coef, dW, db, 
         the gradient w.r.t. the decoder pre-activation (dr).
     stack_h : [2n, n_out]; rows [n, 2n) hold the code h; rows [0, n) are
         overwritten with the gradient w.r.t. the encoder pre-activation (dh).
-    W : [n_in, n_out]; act : activation code.
+    zh : [n, n_out] encoder pre-activation (or the code h itself, see :func:`dense_forward`).
+    W : [n_in, n_out].
     sparsity_coef : ``sparsity / n`` for the L1 activity penalty (0 = off).
     dW : [n_in, n_out], db : [n_out], dvb : [n_in], overwritten.  One GEMM gives
         ``dW = x~^T dh + dr^T h = stack_in^T stack_h``.
@@ -188,7 +187,7 @@ def tied_autoencoder_backward(stack_in, stack_h, W, act, sparsity_coef, dW, db, 
     matmul(dr, W, dh)
     if sparsity_coef != 0.0:
         add_l1_activity_grad(h, sparsity_coef, dh)
-    activation_backward(h, dh, act)
+    _act_backward(zh, h, dh)
     np.dot(stack_in.T, stack_h, dW)
     column_sums(dh, db)
     column_sums(dr, dvb)

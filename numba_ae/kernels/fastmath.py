@@ -10,9 +10,10 @@ result, with IEEE behaviour at 0, +-inf, NaN and subnormals.  For **float64**
 every function is the libm one (``math.exp`` etc.), so float64 results are
 unchanged and stay as exact as libm.
 
-Use them like ``math`` functions inside ``@njit`` code (they are Numba
-intrinsics: not callable from Python); the implementation is picked by the
-argument's type at compile time::
+Use them like ``math`` functions inside ``@njit`` code; the implementation is
+picked by the target and the argument's type at compile time (they are
+target-neutral stubs with one ``overload`` per target: the CPU one forwards to
+the intrinsics below; called from Python they use ``math``)::
 
     from .fastmath import fexp, sigmoid
     e = fexp(v)          # float32 v -> vectorisable float32 exp; float64 v -> math.exp
@@ -31,9 +32,10 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
-__all__ = ["fexp", "flog", "flog1p", "sigmoid", "softplus", "ftanh", "row_sum"]
+__all__ = ["fexp", "flog", "flog1p", "sigmoid", "softplus", "ftanh", "row_sum", "row_max",
+           "row_logsumexp"]
 
 _F32 = ir.FloatType()
 _I32 = ir.IntType(32)
@@ -203,18 +205,68 @@ def _make(name, emit32, impl64, doc):
     return intrinsic(typer)
 
 
-fexp = _make("fexp", _emit_exp, _f64_exp,
-             "``exp(x)``: vectorisable for float32, ``math.exp`` for float64 (``@njit`` code only).")
-flog = _make("flog", _emit_log, _f64_log,
-             "``log(x)``: vectorisable for float32, ``math.log`` for float64 (``@njit`` code only).")
-flog1p = _make("flog1p", _emit_log1p, _f64_log1p,
-               "``log(1 + x)``: vectorisable for float32, ``math.log1p`` for float64 (``@njit`` code only).")
-ftanh = _make("ftanh", _emit_tanh, _f64_tanh,
-              "``tanh(x)``: vectorisable for float32, ``math.tanh`` for float64 (``@njit`` code only).")
-sigmoid = _make("sigmoid", _emit_sigmoid, _f64_sigmoid,
-                "Overflow-free logistic sigmoid ``1 / (1 + exp(-x))`` (``@njit`` code only).")
-softplus = _make("softplus", _emit_softplus, _f64_softplus,
-                 "Overflow-free ``log(1 + exp(x))`` (``@njit`` code only).")
+_fexp_cpu = _make("fexp", _emit_exp, _f64_exp,
+                  "``exp(x)``: vectorisable for float32, ``math.exp`` for float64 (CPU).")
+_flog_cpu = _make("flog", _emit_log, _f64_log,
+                  "``log(x)``: vectorisable for float32, ``math.log`` for float64 (CPU).")
+_flog1p_cpu = _make("flog1p", _emit_log1p, _f64_log1p,
+                    "``log(1 + x)``: vectorisable for float32, ``math.log1p`` for float64 (CPU).")
+_ftanh_cpu = _make("ftanh", _emit_tanh, _f64_tanh,
+                   "``tanh(x)``: vectorisable for float32, ``math.tanh`` for float64 (CPU).")
+_sigmoid_cpu = _make("sigmoid", _emit_sigmoid, _f64_sigmoid,
+                     "Overflow-free logistic sigmoid ``1 / (1 + exp(-x))`` (CPU).")
+_softplus_cpu = _make("softplus", _emit_softplus, _f64_softplus,
+                      "Overflow-free ``log(1 + exp(x))`` (CPU).")
+
+
+# ---- target-neutral stubs ---------------------------------------------------------------------
+# Kernel code calls these names; each target supplies its implementation with
+# ``numba.extending.overload(stub, target=...)``: the CPU one below forwards to the
+# intrinsics (LLVM inlines the forwarding call, so loops still vectorise), a GPU
+# target registers its own (e.g. libdevice functions).  Called from Python (the CUDA
+# simulator runs kernels as Python) they compute in the argument's type with ``math``.
+
+def _py(fn):
+    def stub(x):
+        return type(x)(fn(float(x)))
+    return stub
+
+
+def _py_sigmoid(x):
+    e = math.exp(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+
+def _py_softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _stub(name, py, cpu, doc):
+    fn = _py(py)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+
+    @overload(fn, target="cpu", jit_options={"error_model": "numpy"}, inline="always")
+    def _cpu_impl(x):
+        if isinstance(x, types.Float) and x.bitwidth in (32, 64):
+            return lambda x: cpu(x)
+        return None
+
+    return fn
+
+
+fexp = _stub("fexp", math.exp, _fexp_cpu,
+             "``exp(x)``: vectorisable for float32, ``math.exp`` for float64 in ``@njit`` code.")
+flog = _stub("flog", math.log, _flog_cpu,
+             "``log(x)``: vectorisable for float32, ``math.log`` for float64 in ``@njit`` code.")
+flog1p = _stub("flog1p", math.log1p, _flog1p_cpu,
+               "``log(1 + x)``: vectorisable for float32, ``math.log1p`` for float64 in ``@njit`` code.")
+ftanh = _stub("ftanh", math.tanh, _ftanh_cpu,
+              "``tanh(x)``: vectorisable for float32, ``math.tanh`` for float64 in ``@njit`` code.")
+sigmoid = _stub("sigmoid", _py_sigmoid, _sigmoid_cpu,
+                "Overflow-free logistic sigmoid ``1 / (1 + exp(-x))``.")
+softplus = _stub("softplus", _py_softplus, _softplus_cpu,
+                 "Overflow-free ``log(1 + exp(x))``.")
 
 
 @njit(fastmath={"reassoc"}, error_model="numpy")
@@ -230,3 +282,29 @@ def row_sum(a):
     for j in range(a.shape[0]):
         s += np.float64(a[j])
     return s
+
+
+@njit(error_model="numpy")
+def row_max(a):
+    """Maximum of a 1-D float array in its dtype; ``-inf`` when empty; NaN is sticky
+    (a NaN anywhere gives NaN)."""
+    m = a.dtype.type(-np.inf)
+    for j in range(a.shape[0]):
+        v = a[j]
+        if v > m or v != v:
+            m = v
+    return m
+
+
+@njit(error_model="numpy")
+def row_logsumexp(a):
+    """Stable ``log(sum(exp(a)))`` of a 1-D float array (float64 result):
+    ``m + log(sum exp(a - m))`` with ``m`` the row maximum; ``-inf`` for an empty or
+    all ``-inf`` row, ``+inf`` when ``+inf`` is present, NaN when NaN is."""
+    m = row_max(a)
+    if m == -np.inf or m == np.inf:
+        return np.float64(m)
+    s = 0.0
+    for j in range(a.shape[0]):
+        s += fexp(a[j] - m)
+    return m + math.log(s)

@@ -21,8 +21,12 @@ import math
 import numpy as np
 from numba import njit
 
-from .activations import SIGMOID, SOFTMAX, activation_backward
-from .fastmath import fexp, softplus
+from .activations import per_activation
+from .fastmath import row_logsumexp, softplus
+
+# Template globals bound per activation (see :mod:`.activations`); placeholders here.
+_act_backward = None
+_ACT_IS_SIGMOID = _ACT_IS_SOFTMAX = False
 
 MSE = 0
 L1 = 1
@@ -48,8 +52,8 @@ def sq_diff_sum(a, y):
     return s
 
 
-@njit(cache=True, error_model="numpy")
-def loss_score(y, a, z, loss, act, out):
+@per_activation
+def loss_score(y, a, z, loss, out):
     """Per-example loss.
 
     Parameters
@@ -57,7 +61,7 @@ def loss_score(y, a, z, loss, act, out):
     y : [n, k] targets.
     a : [n, k] activation output.
     z : [n, k] pre-activation (read only for the fused stable forms).
-    loss, act : loss and activation codes.
+    loss : loss code.
     out : [n] per-example loss, overwritten.
     """
     n, k = a.shape
@@ -71,7 +75,7 @@ def loss_score(y, a, z, loss, act, out):
             for j in range(k):
                 s += abs(a[i, j] - y[i, j])
         elif loss == XENT:
-            if act == SIGMOID:
+            if _ACT_IS_SIGMOID:
                 # -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z
                 for j in range(k):
                     s += softplus(z[i, j]) - y[i, j] * z[i, j]
@@ -81,15 +85,8 @@ def loss_score(y, a, z, loss, act, out):
                     s -= y[i, j] * math.log(max(p, LOG_EPS)) + (1.0 - y[i, j]) * math.log(
                         max(1.0 - p, LOG_EPS))
         else:  # MCXENT / NEGATIVELOGLIKELIHOOD
-            if act == SOFTMAX:
-                m = z[i, 0]
-                for j in range(1, k):
-                    if z[i, j] > m:
-                        m = z[i, j]
-                se = 0.0
-                for j in range(k):
-                    se += fexp(z[i, j] - m)
-                lse = m + math.log(se)
+            if _ACT_IS_SOFTMAX:
+                lse = row_logsumexp(z[i])
                 for j in range(k):
                     s -= y[i, j] * (z[i, j] - lse)
             else:
@@ -98,20 +95,20 @@ def loss_score(y, a, z, loss, act, out):
         out[i] = s
 
 
-@njit(cache=True, error_model="numpy")
-def loss_grad(y, a, z, loss, act, scale, delta):
+@per_activation
+def loss_grad(y, a, z, loss, scale, delta):
     """Gradient of ``scale * sum_i loss_i`` with respect to ``z``.
 
     Parameters
     ----------
     y, a, z : [n, k] targets, activation output, pre-activation.
-    loss, act : loss and activation codes.
+    loss : loss code.
     scale : float multiplier (``1/N`` for a minibatch mean).
     delta : [n, k] output, overwritten with ``scale * dL/dz``.
     """
     n, k = a.shape
-    fused = (loss == XENT and act == SIGMOID) or (
-        (loss == MCXENT or loss == NEGATIVELOGLIKELIHOOD) and act == SOFTMAX)
+    fused = (loss == XENT and _ACT_IS_SIGMOID) or (
+        (loss == MCXENT or loss == NEGATIVELOGLIKELIHOOD) and _ACT_IS_SOFTMAX)
     if fused:
         if loss == MCXENT or loss == NEGATIVELOGLIKELIHOOD:
             # d/dz of -sum y log softmax(z) = a * sum(y) - y
@@ -150,20 +147,20 @@ def loss_grad(y, a, z, loss, act, scale, delta):
         for i in range(n):
             for j in range(k):
                 delta[i, j] = scale * (-y[i, j] / max(a[i, j], LOG_EPS))
-    activation_backward(a, delta, act)
+    _act_backward(z, a, delta)
 
 
 #: Rows per block of :func:`loss_score_and_grad` (a block of y, a, z, delta stays in L1/L2).
 SCORE_GRAD_ROWS = 8
 
 
-@njit(cache=True, error_model="numpy")
-def loss_score_and_grad(y, a, z, loss, act, scale, out, delta):
+@per_activation
+def loss_score_and_grad(y, a, z, loss, scale, out, delta):
     """:func:`loss_score` and :func:`loss_grad` in one sweep over blocks of rows, so each
     block is read from cache by the second kernel (a training step needs both).
     Same arguments and results as the two kernels."""
     n = a.shape[0]
     for s in range(0, n, SCORE_GRAD_ROWS):
         e = min(n, s + SCORE_GRAD_ROWS)
-        loss_score(y[s:e], a[s:e], z[s:e], loss, act, out[s:e])
-        loss_grad(y[s:e], a[s:e], z[s:e], loss, act, scale, delta[s:e])
+        loss_score(y[s:e], a[s:e], z[s:e], loss, out[s:e])
+        loss_grad(y[s:e], a[s:e], z[s:e], loss, scale, delta[s:e])

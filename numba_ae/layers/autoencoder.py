@@ -37,8 +37,9 @@ class AutoEncoder(DenseLayer):
         # Rows [0, n) of `stack_in` hold the corrupted input and rows [n, 2n) the decoder
         # delta; rows [0, n) of `stack_h` hold the hidden delta and [n, 2n) the code h, so
         # the tied-weight gradient x~^T dh + dr^T h is one GEMM: stack_in^T @ stack_h.
+        stack_h = self._empty(2 * n, self.n_out)
         return {"stack_in": self._empty(2 * n, self.n_in),
-                "stack_h": self._empty(2 * n, self.n_out), "zr": self._empty(n, self.n_in),
+                "stack_h": stack_h, "zh": self._pre(stack_h[n:]), "zr": self._empty(n, self.n_in),
                 "r": self._empty(n, self.n_in), "scores": np.empty(n, dtype=self.dtype),
                 "act": np.empty(n, dtype=self.dtype)}
 
@@ -48,14 +49,19 @@ class AutoEncoder(DenseLayer):
         self.grads["vb"][...] = 0.0
         return super().backward(delta, need_dx)
 
+    def _reconstruct(self, x):
+        """``(h, z, r)``: code, decoder pre-activation and reconstruction of ``x`` without
+        corruption (new arrays)."""
+        h = self._empty(x.shape[0], self.n_out)
+        kd.dense_forward[self.act](x, self.params["W"], self.params["b"], self._pre(h), h)
+        z = self._empty(*x.shape)
+        r = self._empty(*x.shape)
+        kd.dense_transposed_forward_keep_z[self.act](h, self.params["W"], self.params["vb"], z, r)
+        return h, z, r
+
     def reconstruct(self, x):
         """Decode(encode(x)) without corruption; returns a new array [n, n_in]."""
-        h = np.empty((x.shape[0], self.n_out), dtype=self.dtype)
-        kd.dense_forward(x, self.params["W"], self.params["b"], self.act_code, h)
-        z = np.empty(x.shape, dtype=self.dtype)
-        r = np.empty(x.shape, dtype=self.dtype)
-        kd.dense_transposed_forward_keep_z(h, self.params["W"], self.params["vb"], self.act_code, z, r)
-        return r
+        return self._reconstruct(x)[2]
 
     def pretrain_step(self, x, rng, u=None):
         """Gradients of the pretrain objective into ``grads``; returns the objective (float).
@@ -82,27 +88,24 @@ class AutoEncoder(DenseLayer):
             kc.corrupt_bits(x, bits, self._threshold, xt)
         else:
             xt[...] = x
-        kd.dense_forward(xt, W, b, self.act_code, h)
-        kd.dense_transposed_forward_keep_z(h, W, vb, self.act_code, ws.zr, ws.r)
-        kl.loss_score_and_grad(x, ws.r, ws.zr, self.loss_code, self.act_code, 1.0 / n, ws.scores, dr)
+        act = self.act
+        kd.dense_forward[act](xt, W, b, ws.zh, h)
+        kd.dense_transposed_forward_keep_z[act](h, W, vb, ws.zr, ws.r)
+        kl.loss_score_and_grad[act](x, ws.r, ws.zr, self.loss_code, 1.0 / n, ws.scores, dr)
         score = float(np.mean(ws.scores, dtype=np.float64))
         if self.sparsity > 0.0:
             kd.abs_row_sums(h, ws.act)
             score += self.sparsity * float(np.mean(ws.act, dtype=np.float64))
-        kd.tied_autoencoder_backward(ws.stack_in, ws.stack_h, W, self.act_code, self.sparsity / n,
-                                     self.grads["W"], self.grads["b"], self.grads["vb"])
+        kd.tied_autoencoder_backward[act](ws.stack_in, ws.stack_h, ws.zh, W, self.sparsity / n,
+                                          self.grads["W"], self.grads["b"], self.grads["vb"])
         return score
 
     def example_scores_unsupervised(self, x, rng=None):
         """Per-example pretrain objective without corruption: ``loss(r, x) + sparsity * sum|h|`` [n]."""
         n = x.shape[0]
-        h = np.empty((n, self.n_out), dtype=self.dtype)
-        kd.dense_forward(x, self.params["W"], self.params["b"], self.act_code, h)
-        z = np.empty(x.shape, dtype=self.dtype)
-        r = np.empty(x.shape, dtype=self.dtype)
-        kd.dense_transposed_forward_keep_z(h, self.params["W"], self.params["vb"], self.act_code, z, r)
+        h, z, r = self._reconstruct(x)
         s = np.empty(n, dtype=self.dtype)
-        kl.loss_score(x, r, z, self.loss_code, self.act_code, s)
+        kl.loss_score[self.act](x, r, z, self.loss_code, s)
         if self.sparsity > 0.0:
             a = np.empty(n, dtype=self.dtype)
             kd.abs_row_sums(h, a)

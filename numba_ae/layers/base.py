@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..registries import activation_code
+from ..registries import activation
 from ..weight_init import init_weights
 
 _EMPTY = {}
@@ -32,7 +32,7 @@ class Layer:
         self.n_in = net_conf.n_in_of(index)
         self.n_out = conf.n_out
         self.activation = net_conf.resolved(index, "activation")
-        self.act_code = activation_code(self.activation)
+        self.act = activation(self.activation)
         self.weight_init = net_conf.resolved(index, "weight_init")
         self.dtype = net_conf.np_dtype
         self.params = {}
@@ -85,8 +85,10 @@ class Layer:
     def _empty(self, *shape):
         return np.empty(shape, dtype=self.dtype)
 
-    def clear_workspaces(self):
-        self._ws.clear()
+    def _pre(self, a, act=None):
+        """Buffer for the pre-activation behind the output buffer ``a``: a new one when
+        the activation's derivative needs it (``needs_pre``), else ``a`` itself."""
+        return self._empty(*a.shape) if (act or self.act).needs_pre else a
 
     # ---- protocol ------------------------------------------------------------------------------
     def forward(self, x, training=False, rng=None):

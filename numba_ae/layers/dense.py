@@ -14,17 +14,18 @@ class DenseLayer(Layer):
         return [("W", (self.n_in, self.n_out), False), ("b", (self.n_out,), True)]
 
     def _allocate(self, n, key):
-        return {"a": self._empty(n, self.n_out), "dx": self._empty(n, self.n_in)}
+        a = self._empty(n, self.n_out)
+        return {"a": a, "z": self._pre(a), "dx": self._empty(n, self.n_in)}
 
     def forward(self, x, training=False, rng=None):
         ws = self._workspace(x.shape[0])
-        kd.dense_forward(x, self.params["W"], self.params["b"], self.act_code, ws.a)
+        kd.dense_forward[self.act](x, self.params["W"], self.params["b"], ws.z, ws.a)
         self._x, self._last = x, ws
         return ws.a
 
     def backward(self, delta, need_dx):
         ws = self._last
-        kd.dense_backward(self._x, self.params["W"], ws.a, self.act_code, delta,
+        kd.dense_backward[self.act](self._x, self.params["W"], ws.z, ws.a, delta,
                           self.grads["W"], self.grads["b"], need_dx, ws.dx if need_dx else self._dummy)
         return ws.dx if need_dx else None
 
@@ -44,28 +45,28 @@ class OutputLayer(DenseLayer):
 
     def forward(self, x, training=False, rng=None):
         ws = self._workspace(x.shape[0])
-        kd.dense_forward_keep_z(x, self.params["W"], self.params["b"], self.act_code, ws.z, ws.a)
+        kd.dense_forward_keep_z[self.act](x, self.params["W"], self.params["b"], ws.z, ws.a)
         self._x, self._last = x, ws
         return ws.a
 
     def example_scores(self, y):
         """Per-example loss [n] of the last forward pass against labels ``y``."""
         ws = self._last
-        kl.loss_score(y, ws.a, ws.z, self.loss_code, self.act_code, ws.scores)
+        kl.loss_score[self.act](y, ws.a, ws.z, self.loss_code, ws.scores)
         return ws.scores
 
     def backward_from_labels(self, y, need_dx):
         """Gradients of the minibatch-mean loss; returns dLoss/dx (or None)."""
         ws = self._last
-        kl.loss_grad(y, ws.a, ws.z, self.loss_code, self.act_code, 1.0 / y.shape[0], ws.delta)
+        kl.loss_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0], ws.delta)
         return self._affine_backward(ws, need_dx)
 
     def score_and_backward(self, y, need_dx):
         """:meth:`example_scores` and :meth:`backward_from_labels` in one pass over the
         output (a training step needs both); returns ``(scores [n], dLoss/dx or None)``."""
         ws = self._last
-        kl.loss_score_and_grad(y, ws.a, ws.z, self.loss_code, self.act_code, 1.0 / y.shape[0],
-                               ws.scores, ws.delta)
+        kl.loss_score_and_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0],
+                                         ws.scores, ws.delta)
         return ws.scores, self._affine_backward(ws, need_dx)
 
     def _affine_backward(self, ws, need_dx):

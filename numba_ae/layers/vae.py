@@ -20,8 +20,7 @@ from ..distributions import NoLogProbabilityError, build_distribution
 from ..kernels import dense as kd
 from ..kernels import distributions as kdist
 from ..kernels import vae as kv
-from ..kernels.activations import IDENTITY, activation_backward
-from ..registries import activation_code
+from ..registries import activation
 from .base import Layer
 
 
@@ -34,7 +33,8 @@ class VariationalAutoencoder(Layer):
         super().__init__(conf, index, net_conf)
         self.encoder_sizes = tuple(conf.encoder_layer_sizes)
         self.decoder_sizes = tuple(conf.decoder_layer_sizes)
-        self.pzx_code = activation_code(conf.pzx_activation)
+        self.pzx = activation(conf.pzx_activation)
+        self._identity = activation("identity")
         self.num_samples = conf.num_samples
         self.distribution = build_distribution(conf.distribution, self.dtype)
         self.dist_width = self.distribution.input_width(self.n_in)
@@ -66,16 +66,21 @@ class VariationalAutoencoder(Layer):
         e = self._empty
         k = self.n_out
         if key == "decode":
-            return {"dec": [e(n, s) for s in self.decoder_sizes], "pre": e(n, self.dist_width)}
-        ws = {"enc": [e(n, s) for s in self.encoder_sizes],
+            dec = [e(n, s) for s in self.decoder_sizes]
+            return {"dec": dec, "dec_z": [self._pre(d) for d in dec], "pre": e(n, self.dist_width)}
+        enc, mean = [e(n, s) for s in self.encoder_sizes], e(n, k)
+        ws = {"enc": enc, "enc_z": [self._pre(a) for a in enc],
               "enc_dx": [e(n, s) for s in self.encoder_sizes],
-              "mean": e(n, k), "dmean": e(n, k), "dx": e(n, self.n_in)}
+              "mean": mean, "zmean": self._pre(mean, self.pzx), "dmean": e(n, k), "dx": e(n, self.n_in)}
         if key == "pretrain":
             L = self.num_samples
             m = self.encoder_sizes[-1]
-            ws.update({"logvar": e(n, k), "dlogvar": e(n, k), "kl": np.empty(n, dtype=self.dtype),
+            logvar = e(n, k)
+            dec = [e(L * n, s) for s in self.decoder_sizes]
+            ws.update({"logvar": logvar, "zlogvar": self._pre(logvar, self.pzx), "dlogvar": e(n, k),
+                       "kl": np.empty(n, dtype=self.dtype),
                        "eps": e(L * n, k), "z": e(L * n, k), "dz": e(L * n, k),
-                       "dec": [e(L * n, s) for s in self.decoder_sizes],
+                       "dec": dec, "dec_z": [self._pre(d) for d in dec],
                        "dec_dx": [e(L * n, s) for s in self.decoder_sizes],
                        "pre": e(L * n, self.dist_width), "dpre": e(L * n, self.dist_width),
                        "nll": np.empty(L * n, dtype=self.dtype), "tmp": e(n, m),
@@ -88,7 +93,7 @@ class VariationalAutoencoder(Layer):
         p = self.params
         a = x
         for i in range(len(self.encoder_sizes)):
-            kd.dense_forward(a, p[f"e{i}W"], p[f"e{i}b"], self.act_code, ws.enc[i])
+            kd.dense_forward[self.act](a, p[f"e{i}W"], p[f"e{i}b"], ws.enc_z[i], ws.enc[i])
             a = ws.enc[i]
         return a
 
@@ -99,19 +104,20 @@ class VariationalAutoencoder(Layer):
             inp = x if i == 0 else ws.enc[i - 1]
             want = i > 0 or need_dx
             dx = (ws.enc_dx[i - 1] if i > 0 else ws.dx) if want else self._dummy
-            kd.dense_backward(inp, p[f"e{i}W"], ws.enc[i], self.act_code, dh,
+            kd.dense_backward[self.act](inp, p[f"e{i}W"], ws.enc_z[i], ws.enc[i], dh,
                               g[f"e{i}W"], g[f"e{i}b"], want, dx)
             dh = dx
         return ws.dx if need_dx else None
 
-    def _decode(self, z, dec, pre):
-        """Decoder layers into ``dec`` then the pXZ affine map into ``pre``."""
+    def _decode(self, z, dec, dec_z, pre):
+        """Decoder layers into ``dec`` (pre-activations into ``dec_z``) then the pXZ
+        affine map into ``pre``."""
         p = self.params
         a = z
         for i in range(len(self.decoder_sizes)):
-            kd.dense_forward(a, p[f"d{i}W"], p[f"d{i}b"], self.act_code, dec[i])
+            kd.dense_forward[self.act](a, p[f"d{i}W"], p[f"d{i}b"], dec_z[i], dec[i])
             a = dec[i]
-        kd.dense_forward(a, p["pXZW"], p["pXZb"], IDENTITY, pre)
+        kd.dense_forward[self._identity](a, p["pXZW"], p["pXZb"], pre, pre)
 
     def _rng(self, rng):
         if rng is not None:
@@ -124,7 +130,7 @@ class VariationalAutoencoder(Layer):
     def forward(self, x, training=False, rng=None):
         ws = self._workspace(x.shape[0])
         h = self._encode(x, ws)
-        kd.dense_forward(h, self.params["pZXMeanW"], self.params["pZXMeanb"], self.pzx_code, ws.mean)
+        kd.dense_forward[self.pzx](h, self.params["pZXMeanW"], self.params["pZXMeanb"], ws.zmean, ws.mean)
         self._x, self._last = x, ws
         return ws.mean
 
@@ -134,7 +140,7 @@ class VariationalAutoencoder(Layer):
             self.grads[name][...] = 0.0
         h = ws.enc[-1]
         dh = ws.enc_dx[-1]
-        kd.dense_backward(h, self.params["pZXMeanW"], ws.mean, self.pzx_code, delta,
+        kd.dense_backward[self.pzx](h, self.params["pZXMeanW"], ws.zmean, ws.mean, delta,
                           self.grads["pZXMeanW"], self.grads["pZXMeanb"], True, dh)
         return self._encoder_backward(self._x, ws, dh, need_dx)
 
@@ -142,8 +148,8 @@ class VariationalAutoencoder(Layer):
     def _posterior(self, x, ws):
         h = self._encode(x, ws)
         p = self.params
-        kd.dense_forward(h, p["pZXMeanW"], p["pZXMeanb"], self.pzx_code, ws.mean)
-        kd.dense_forward(h, p["pZXLogStd2W"], p["pZXLogStd2b"], self.pzx_code, ws.logvar)
+        kd.dense_forward[self.pzx](h, p["pZXMeanW"], p["pZXMeanb"], ws.zmean, ws.mean)
+        kd.dense_forward[self.pzx](h, p["pZXLogStd2W"], p["pZXLogStd2b"], ws.zlogvar, ws.logvar)
         return h
 
     def pretrain_step(self, x, rng, eps=None):
@@ -169,7 +175,7 @@ class VariationalAutoencoder(Layer):
         else:
             ws.eps[...] = eps
         kv.reparameterize_stacked(ws.mean, ws.logvar, ws.eps, ws.z)
-        self._decode(ws.z, ws.dec, ws.pre)
+        self._decode(ws.z, ws.dec, ws.dec_z, ws.pre)
         xr = x
         if L > 1:
             kv.tile_rows(x, L, ws.xrep)
@@ -183,11 +189,11 @@ class VariationalAutoencoder(Layer):
         for i in range(nd - 1, -1, -1):
             inp = ws.z if i == 0 else ws.dec[i - 1]
             dx = ws.dz if i == 0 else ws.dec_dx[i - 1]
-            kd.dense_backward(inp, p[f"d{i}W"], ws.dec[i], self.act_code, ws.dec_dx[i],
+            kd.dense_backward[self.act](inp, p[f"d{i}W"], ws.dec_z[i], ws.dec[i], ws.dec_dx[i],
                               g[f"d{i}W"], g[f"d{i}b"], True, dx)
         kv.reparameterize_backward(ws.dz, ws.eps, ws.logvar, ws.dmean, ws.dlogvar)
-        activation_backward(ws.mean, ws.dmean, self.pzx_code)
-        activation_backward(ws.logvar, ws.dlogvar, self.pzx_code)
+        self.pzx.backward(ws.zmean, ws.mean, ws.dmean)
+        self.pzx.backward(ws.zlogvar, ws.logvar, ws.dlogvar)
         dh = ws.enc_dx[-1]
         kv.pzx_backward(h, p["pZXMeanW"], p["pZXLogStd2W"], ws.dmean, ws.dlogvar,
                         g["pZXMeanW"], g["pZXMeanb"], g["pZXLogStd2W"], g["pZXLogStd2b"], True, dh, ws.tmp)
@@ -216,11 +222,12 @@ class VariationalAutoencoder(Layer):
         n = z.shape[0]
         if reuse:
             ws = self._workspace(n, "decode")
-            dec, pre = ws.dec, ws.pre
+            dec, dec_z, pre = ws.dec, ws.dec_z, ws.pre
         else:
             dec = [self._empty(n, s) for s in self.decoder_sizes]
+            dec_z = [self._pre(d) for d in dec]
             pre = self._empty(n, self.dist_width)
-        self._decode(z, dec, pre)
+        self._decode(z, dec, dec_z, pre)
         return pre
 
     def generate_at_mean_given_z(self, z):
@@ -337,8 +344,11 @@ class SimpleWs:
     def __init__(self, layer, n):
         e = layer._empty
         self.enc = [e(n, s) for s in layer.encoder_sizes]
+        self.enc_z = [layer._pre(a) for a in self.enc]
         self.mean = e(n, layer.n_out)
         self.logvar = e(n, layer.n_out)
+        self.zmean = layer._pre(self.mean, layer.pzx)
+        self.zlogvar = layer._pre(self.logvar, layer.pzx)
 
 
 def _log_mean_exp(lp):
