@@ -1,4 +1,6 @@
-"""Configuration dataclasses: network, layers, reconstruction distributions.
+"""Configuration dataclasses: network and layers (the reconstruction distributions'
+configs live in their own modules under :mod:`numba_ae.distributions` and are
+re-exported here).
 
 Configs are data (Keras ``get_config`` style): every class round-trips
 exactly through ``to_dict()/from_dict()`` and ``to_json()/from_json()``, and
@@ -23,117 +25,18 @@ import numpy as np
 
 from . import updaters as _updaters
 from ._serial import ConfigBase, check_int, check_number
+from .distributions import (  # noqa: F401  (re-exported: the config classes of the distributions)
+    BernoulliReconstructionDistribution,
+    CompositeReconstructionDistribution,
+    ExponentialReconstructionDistribution,
+    GaussianReconstructionDistribution,
+    LossFunctionWrapper,
+    ReconstructionDistribution,
+)
 from .registries import activation_name, loss_name
 from .weight_init import weight_init_name
 
 DTYPES = ("float32", "float64")
-
-
-# ============================================================================ distributions
-
-class ReconstructionDistribution(ConfigBase):
-    """Base of the p(x|z) configs of a :class:`VariationalAutoencoder`."""
-
-    def input_width(self, n_data):
-        """Width of the decoder pre-output this distribution needs for ``n_data`` columns."""
-        return n_data
-
-    def has_loss_function(self):
-        """True when this is a deterministic loss, not a probability model."""
-        return False
-
-
-@dataclass
-class GaussianReconstructionDistribution(ReconstructionDistribution):
-    """Independent Gaussians; the decoder outputs mean and log(sigma^2) (width 2n)."""
-
-    activation: str = "identity"
-
-    def __post_init__(self):
-        self.activation = activation_name(self.activation, "GaussianReconstructionDistribution.activation")
-
-    def input_width(self, n_data):
-        return 2 * n_data
-
-
-@dataclass
-class BernoulliReconstructionDistribution(ReconstructionDistribution):
-    """Independent Bernoullis; ``sigmoid`` (default, stable logit form) or ``hardsigmoid``."""
-
-    activation: str = "sigmoid"
-
-    def __post_init__(self):
-        self.activation = activation_name(self.activation, "BernoulliReconstructionDistribution.activation")
-        if self.activation not in ("sigmoid", "hardsigmoid"):
-            raise ValueError("BernoulliReconstructionDistribution: 'activation' must be 'sigmoid' or "
-                             f"'hardsigmoid' (it must give probabilities in [0, 1]); got {self.activation!r}")
-
-
-@dataclass
-class ExponentialReconstructionDistribution(ReconstructionDistribution):
-    """Independent exponentials; the decoder outputs gamma = log(lambda)."""
-
-    activation: str = "identity"
-
-    def __post_init__(self):
-        self.activation = activation_name(self.activation, "ExponentialReconstructionDistribution.activation")
-
-
-@dataclass
-class LossFunctionWrapper(ReconstructionDistribution):
-    """A deterministic loss on ``activation(pXZ pre-output)`` instead of a distribution."""
-
-    activation: str = "identity"
-    loss: str = "mse"
-
-    def __post_init__(self):
-        self.activation = activation_name(self.activation, "LossFunctionWrapper.activation")
-        self.loss = loss_name(self.loss, "LossFunctionWrapper.loss")
-
-    def has_loss_function(self):
-        return True
-
-
-@dataclass
-class CompositeReconstructionDistribution(ReconstructionDistribution):
-    """Contiguous column slices, each with its own distribution.
-
-    ``distributions`` is a sequence of ``(size, distribution)`` pairs, applied
-    in order (DL4J ``addDistribution(size, dist)``).
-    """
-
-    distributions: tuple = ()
-
-    def __post_init__(self):
-        parts = []
-        if not isinstance(self.distributions, (list, tuple)) or not self.distributions:
-            raise ValueError("CompositeReconstructionDistribution: 'distributions' must be a non-empty "
-                             f"sequence of (size, distribution) pairs; got {self.distributions!r}")
-        for k, item in enumerate(self.distributions):
-            if not isinstance(item, (list, tuple)) or len(item) != 2:
-                raise ValueError(f"CompositeReconstructionDistribution: distributions[{k}] must be a "
-                                 f"(size, distribution) pair; got {item!r}")
-            size = check_int("CompositeReconstructionDistribution", f"distributions[{k}].size", item[0])
-            dist = item[1]
-            if not isinstance(dist, ReconstructionDistribution):
-                raise TypeError(f"CompositeReconstructionDistribution: distributions[{k}] must hold a "
-                                f"ReconstructionDistribution; got {type(dist).__name__}")
-            parts.append((size, dist))
-        self.distributions = tuple(parts)
-
-    def add(self, size, distribution):
-        """A new composite with ``(size, distribution)`` appended (builder style)."""
-        return CompositeReconstructionDistribution(self.distributions + ((size, distribution),))
-
-    def data_width(self):
-        """Sum of the slice sizes."""
-        return sum(s for s, _ in self.distributions)
-
-    def input_width(self, n_data):
-        return sum(d.input_width(s) for s, d in self.distributions)
-
-    def has_loss_function(self):
-        return all(d.has_loss_function() for _, d in self.distributions)
 
 
 # ============================================================================ layers

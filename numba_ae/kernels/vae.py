@@ -1,11 +1,41 @@
-"""VAE-specific kernels: reparameterisation backward and the q(z|x) head backward."""
+"""The latent Gaussian of the VAE, in one place: the diagonal-normal log-density and
+its gradient (one scalar definition, also used by the Gaussian reconstruction
+distribution), reparameterised sampling and its backward pass, KL(q || N(0, I)) and
+its gradient, log-sum-exp over samples, and the q(z|x) head backward.
+"""
 import math
 
 import numpy as np
 from numba import njit
 
+from .activations import scalar
 from .dense import column_sums, matmul
-from .fastmath import fexp
+from .fastmath import fexp, row_logsumexp, row_sum
+
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+# ---- scalar definitions ------------------------------------------------------------------------
+
+@scalar
+def normal_logp_grad(x, mean, logvar, sc):
+    """``(log N(x; mean, exp(logvar)), sc * d(-log N)/d mean, sc * d(-log N)/d logvar)`` of one
+    element, in the arguments' dtype (``sc`` of that dtype too).  Shares one
+    ``exp(-logvar)`` between the value and both derivatives."""
+    t = type(mean)
+    h = t(0.5)
+    r = x - mean
+    rv = r * fexp(-logvar)
+    return -t(HALF_LOG_2PI) - h * logvar - h * r * rv, -rv * sc, h * sc - h * sc * r * rv
+
+
+@scalar
+def reparam(mean, logvar, eps):
+    """``mean + exp(logvar / 2) * eps``: a draw of N(mean, exp(logvar)) from a standard normal."""
+    return mean + fexp(type(mean)(0.5) * logvar) * eps
+
+
+# ---- kernels -------------------------------------------------------------------------------------
 
 
 @njit(cache=True, error_model="numpy")
@@ -19,8 +49,9 @@ def tile_rows(x, reps, out):
 
 
 @njit(cache=True, error_model="numpy")
-def reparameterize_stacked(mean, logvar, eps, z):
-    """``z[r*n + i] = mean[i] + exp(0.5 logvar[i]) * eps[r*n + i]`` for every sample block r.
+def reparameterize(mean, logvar, eps, z):
+    """``z[r*n + i] = mean[i] + exp(0.5 logvar[i]) * eps[r*n + i]`` for every sample block r
+    (one block when ``eps`` has as many rows as ``mean``).
 
     Parameters
     ----------
@@ -28,11 +59,93 @@ def reparameterize_stacked(mean, logvar, eps, z):
     """
     n, k = mean.shape
     reps = eps.shape[0] // n
-    h = z.dtype.type(0.5)
     for r in range(reps):
         for i in range(n):
             for j in range(k):
-                z[r * n + i, j] = mean[i, j] + fexp(h * logvar[i, j]) * eps[r * n + i, j]
+                z[r * n + i, j] = reparam(mean[i, j], logvar[i, j], eps[r * n + i, j])
+
+
+@njit(cache=True, error_model="numpy")
+def normal_log_density(z, mean, logvar, out):
+    """``out[i] = sum_j log N(z_ij; mean_ij, exp(logvar_ij))`` (float64 row sums).
+
+    Parameters
+    ----------
+    z, mean, logvar : [n, k]; out : [n], overwritten.
+    """
+    n, k = z.shape
+    one = z.dtype.type(1.0)
+    terms = np.empty(k, dtype=np.float64)
+    for i in range(n):
+        for j in range(k):
+            terms[j] = normal_logp_grad(z[i, j], mean[i, j], logvar[i, j], one)[0]
+        out[i] = row_sum(terms)
+
+
+@njit(cache=True, error_model="numpy")
+def std_normal_log_density(z, out):
+    """``out[i] = sum_j log N(z_ij; 0, 1)`` (float64 row sums).
+
+    Parameters
+    ----------
+    z : [n, k]; out : [n], overwritten.
+    """
+    n, k = z.shape
+    t = z.dtype.type
+    zero, one = t(0.0), t(1.0)
+    terms = np.empty(k, dtype=np.float64)
+    for i in range(n):
+        for j in range(k):
+            terms[j] = normal_logp_grad(z[i, j], zero, zero, one)[0]
+        out[i] = row_sum(terms)
+
+
+@njit(cache=True, error_model="numpy")
+def kl_normal(mean, logvar, out):
+    """KL divergence of a diagonal Gaussian from the standard normal, per row (float64):
+    ``out[i] = 0.5 sum_j (exp(logvar_ij) + mean_ij^2 - 1 - logvar_ij)``.
+
+    Parameters
+    ----------
+    mean, logvar : [n, k]; out : [n], overwritten (``>= 0``).
+    """
+    n, k = mean.shape
+    for i in range(n):
+        acc = 0.0
+        for j in range(k):
+            m = float(mean[i, j])
+            lv = float(logvar[i, j])
+            acc += math.exp(lv) + m * m - 1.0 - lv
+        out[i] = 0.5 * acc
+
+
+@njit(cache=True, error_model="numpy")
+def kl_normal_grad(mean, logvar, scale, grad_mean, grad_logvar):
+    """Gradient of ``scale * sum_i KL_i``: ``grad_mean = mean * scale``,
+    ``grad_logvar = 0.5 (exp(logvar) - 1) * scale``.
+
+    Parameters
+    ----------
+    mean, logvar : [n, k]; scale : float; grad_mean, grad_logvar : [n, k], overwritten.
+    """
+    n, k = mean.shape
+    for i in range(n):
+        for j in range(k):
+            grad_mean[i, j] = float(mean[i, j]) * scale
+            grad_logvar[i, j] = 0.5 * math.expm1(float(logvar[i, j])) * scale
+
+
+@njit(cache=True, error_model="numpy")
+def logsumexp_rows(a, out):
+    """Row-wise stable log-sum-exp ``out[i] = log sum_j exp(a_ij)`` (see
+    :func:`.fastmath.row_logsumexp` for the infinite and NaN cases).
+
+    Parameters
+    ----------
+    a : [n, k]; out : [n], overwritten.
+    """
+    for i in range(a.shape[0]):
+        out[i] = row_logsumexp(a[i])
 
 
 @njit(cache=True, error_model="numpy")

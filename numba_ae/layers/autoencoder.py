@@ -79,7 +79,7 @@ class AutoEncoder(DenseLayer):
         ws = self._workspace(n, "pretrain")
         W, b, vb = self.params["W"], self.params["b"], self.params["vb"]
         xt, dr = ws.stack_in[:n], ws.stack_in[n:]
-        dh, h = ws.stack_h[:n], ws.stack_h[n:]
+        h = ws.stack_h[n:]
         if u is not None:
             kc.corrupt(x, u, self.corruption_level, xt)
         elif self.corruption_level > 0.0:

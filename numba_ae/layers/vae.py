@@ -18,7 +18,6 @@ import numpy as np
 from ..data import check_features
 from ..distributions import NoLogProbabilityError, build_distribution
 from ..kernels import dense as kd
-from ..kernels import distributions as kdist
 from ..kernels import vae as kv
 from ..registries import activation
 from .base import Layer
@@ -168,13 +167,13 @@ class VariationalAutoencoder(Layer):
         ws = self._workspace(n, "pretrain")
         p, g = self.params, self.grads
         h = self._posterior(x, ws)
-        kdist.kl_normal(ws.mean, ws.logvar, ws.kl)
-        kdist.kl_normal_grad(ws.mean, ws.logvar, 1.0 / n, ws.dmean, ws.dlogvar)
+        kv.kl_normal(ws.mean, ws.logvar, ws.kl)
+        kv.kl_normal_grad(ws.mean, ws.logvar, 1.0 / n, ws.dmean, ws.dlogvar)
         if eps is None:
             rng.standard_normal(out=ws.eps, dtype=self.dtype)
         else:
             ws.eps[...] = eps
-        kv.reparameterize_stacked(ws.mean, ws.logvar, ws.eps, ws.z)
+        kv.reparameterize(ws.mean, ws.logvar, ws.eps, ws.z)
         self._decode(ws.z, ws.dec, ws.dec_z, ws.pre)
         xr = x
         if L > 1:
@@ -240,7 +239,7 @@ class VariationalAutoencoder(Layer):
         return self.distribution.sample(self._pre_given_z(self._check_z(z)), self._rng(rng))
 
     def _require_log_prob(self, what):
-        if self.distribution.has_loss_function() or _has_any_wrapper(self.conf.distribution):
+        if self.conf.distribution.uses_loss_function():
             raise NoLogProbabilityError(
                 f"{what} is undefined for layer {self.index}: its reconstruction model is a loss function "
                 "(LossFunctionWrapper), which has no probability; use reconstruction_error instead")
@@ -262,13 +261,13 @@ class VariationalAutoencoder(Layer):
         dens = np.empty(n, dtype=self.dtype)
         for s in range(num_samples):
             rng.standard_normal(out=eps, dtype=self.dtype)
-            kdist.reparameterize(ws.mean, ws.logvar, eps, z)
+            kv.reparameterize(ws.mean, ws.logvar, eps, z)
             self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
             out[s] = -nll
             if with_prior:
-                kdist.std_normal_log_density(z, dens)
+                kv.std_normal_log_density(z, dens)
                 out[s] += dens
-                kdist.normal_log_density(z, ws.mean, ws.logvar, dens)
+                kv.normal_log_density(z, ws.mean, ws.logvar, dens)
                 out[s] -= dens
         return out
 
@@ -318,7 +317,7 @@ class VariationalAutoencoder(Layer):
         ws = SimpleWs(self, n)
         self._posterior(x, ws)
         kl = np.empty(n, dtype=self.dtype)
-        kdist.kl_normal(ws.mean, ws.logvar, kl)
+        kv.kl_normal(ws.mean, ws.logvar, kl)
         rng = self._rng(rng)
         L = self.num_samples
         eps = self._empty(n, self.n_out)
@@ -327,7 +326,7 @@ class VariationalAutoencoder(Layer):
         total = kl.astype(np.float64)
         for _ in range(L):
             rng.standard_normal(out=eps, dtype=self.dtype)
-            kdist.reparameterize(ws.mean, ws.logvar, eps, z)
+            kv.reparameterize(ws.mean, ws.logvar, eps, z)
             self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
             total += nll / L
         return total
@@ -354,14 +353,5 @@ class SimpleWs:
 def _log_mean_exp(lp):
     """``log mean_s exp(lp[s])`` per column of ``lp`` [S, n] (float64)."""
     out = np.empty(lp.shape[1], dtype=np.float64)
-    kdist.logsumexp_rows(np.ascontiguousarray(lp.T), out)
+    kv.logsumexp_rows(np.ascontiguousarray(lp.T), out)
     return out - np.log(lp.shape[0])
-
-
-def _has_any_wrapper(dist_conf):
-    from ..config import CompositeReconstructionDistribution, LossFunctionWrapper
-    if isinstance(dist_conf, LossFunctionWrapper):
-        return True
-    if isinstance(dist_conf, CompositeReconstructionDistribution):
-        return any(_has_any_wrapper(d) for _, d in dist_conf.distributions)
-    return False

@@ -1,0 +1,239 @@
+"""What every reconstruction distribution p(x|z) shares: the config base class, the
+runtime base class, and the per-array kernels generated from a distribution's one
+scalar definition.
+
+A distribution module defines, per data element, one scalar ``@scalar`` function
+
+    ``element(x, p, q, sc) -> (log p(x | p, q), sc * d(-log p)/dp, sc * d(-log p)/dq)``
+
+(``q`` is the second parameter of two-parameter distributions such as the Gaussian's
+log-variance; one-parameter ones ignore it), plus ``mean(p, q)`` and
+``sample(p, q, u)`` (``u`` a uniform or standard-normal draw, as the runtime object
+supplies).  :class:`ElementKernels` compiles the array kernels from them: the
+log-probability, the scaled NLL gradient, both in one pass (the training step), the
+mean and the sample.  Parameters are laid out as the decoder outputs them: ``a[:, :d]``
+is ``p`` and, for two-parameter distributions, ``a[:, d:2d]`` is ``q``.  Values are pure,
+so LLVM drops what a driver does not use (the gradient when only the log-probability is
+asked for).
+"""
+import numpy as np
+
+from .._serial import ConfigBase
+from ..kernels.activations import specialize
+from ..kernels.fastmath import row_sum
+from ..registries import activation
+
+
+class NoLogProbabilityError(ValueError):
+    """Raised when a log-probability is asked of a loss-function wrapper."""
+
+
+# ============================================================================ config base
+
+class ReconstructionDistribution(ConfigBase):
+    """Base of the p(x|z) configs of a :class:`~numba_ae.config.VariationalAutoencoder`."""
+
+    def input_width(self, n_data):
+        """Width of the decoder pre-output this distribution needs for ``n_data`` columns."""
+        return n_data
+
+    def has_loss_function(self):
+        """True when this is a deterministic loss, not a probability model."""
+        return False
+
+    def uses_loss_function(self):
+        """True when any part of this distribution is a loss function (no log-probability)."""
+        return self.has_loss_function()
+
+
+# ============================================================================ kernel templates
+# Globals bound per distribution by ``specialize``: ``_elem``, ``_mean``, ``_sample``, ``_TWO``.
+
+def _elem(x, p, q, sc):  # pragma: no cover - placeholder, replaced in every specialisation
+    raise NotImplementedError("template global: bound by specialize()")
+
+
+_mean = _sample = _elem
+_TWO = False
+
+
+def log_prob(x, a, out):
+    """``out[i] = sum_j log p(x_ij | a_i)`` (float64 row sums); ``x`` [n, d], ``a`` [n, d or 2d]."""
+    n, d = x.shape
+    one = a.dtype.type(1.0)
+    terms = np.empty(d, dtype=np.float64)
+    for i in range(n):
+        for j in range(d):
+            if _TWO:
+                terms[j] = _elem(x[i, j], a[i, j], a[i, d + j], one)[0]
+            else:
+                terms[j] = _elem(x[i, j], a[i, j], a[i, j], one)[0]
+        out[i] = row_sum(terms)
+
+
+def nll_grad(x, a, scale, grad):
+    """``grad = scale * d(-sum log p)/da`` (overwritten), same shape as ``a``."""
+    n, d = x.shape
+    sc = a.dtype.type(scale)
+    for i in range(n):
+        for j in range(d):
+            if _TWO:
+                _, gp, gq = _elem(x[i, j], a[i, j], a[i, d + j], sc)
+                grad[i, j] = gp
+                grad[i, d + j] = gq
+            else:
+                grad[i, j] = _elem(x[i, j], a[i, j], a[i, j], sc)[1]
+
+
+def log_prob_and_grad(x, a, scale, out, grad):
+    """:func:`log_prob` into ``out`` and :func:`nll_grad` into ``grad`` in one pass (the
+    training step needs both)."""
+    n, d = x.shape
+    sc = a.dtype.type(scale)
+    terms = np.empty(d, dtype=np.float64)
+    for i in range(n):
+        for j in range(d):
+            if _TWO:
+                lp, gp, gq = _elem(x[i, j], a[i, j], a[i, d + j], sc)
+                grad[i, d + j] = gq
+            else:
+                lp, gp, gq = _elem(x[i, j], a[i, j], a[i, j], sc)
+            terms[j] = lp
+            grad[i, j] = gp
+        out[i] = row_sum(terms)
+
+
+def mean(a, out):
+    """``out`` [n, d] = the distribution mean per element."""
+    n, d = out.shape
+    for i in range(n):
+        for j in range(d):
+            if _TWO:
+                out[i, j] = _mean(a[i, j], a[i, d + j])
+            else:
+                out[i, j] = _mean(a[i, j], a[i, j])
+
+
+def sample(a, u, out):
+    """``out`` [n, d] = one draw per element from the noise ``u`` [n, d]."""
+    n, d = out.shape
+    for i in range(n):
+        for j in range(d):
+            if _TWO:
+                out[i, j] = _sample(a[i, j], a[i, d + j], u[i, j])
+            else:
+                out[i, j] = _sample(a[i, j], a[i, j], u[i, j])
+
+
+class ElementKernels:
+    """The array kernels of one distribution, compiled from its scalar definitions.
+
+    Attributes ``log_prob``, ``nll_grad``, ``log_prob_and_grad``, ``mean``, ``sample``:
+    ``@njit`` kernels with the signatures of the templates in this module.
+    """
+
+    def __init__(self, tag, element, mean_fn, sample_fn, two_params=False):
+        b = {"_elem": element, "_mean": mean_fn, "_sample": sample_fn, "_TWO": bool(two_params)}
+        self.tag = tag
+        self.two_params = bool(two_params)
+        for t in (log_prob, nll_grad, log_prob_and_grad, mean, sample):
+            setattr(self, t.__name__, specialize(t, tag, b))
+
+    def __repr__(self):
+        return f"ElementKernels({self.tag!r})"
+
+
+# ============================================================================ runtime base
+
+class Distribution:
+    """Base runtime distribution: maps the decoder's pre-output ``pre`` [n, input_width]
+    to per-example negative log-likelihoods, their gradients w.r.t. ``pre``, the mean and
+    samples.  Subclasses set ``kernels`` (an :class:`ElementKernels`) or override the
+    ``_nll``/``_grad``/``mean``/``sample`` methods."""
+
+    kernels = None
+
+    def __init__(self, conf, dtype):
+        self.conf = conf
+        self.dtype = np.dtype(dtype)
+        self.act = activation(conf.activation) if hasattr(conf, "activation") else None
+        self._bufs = {}
+
+    def _buf(self, key, shape):
+        b = self._bufs.get(key)
+        if b is None or b.shape != shape:
+            b = np.empty(shape, dtype=self.dtype)
+            self._bufs[key] = b
+        return b
+
+    def input_width(self, d):
+        return self.conf.input_width(d)
+
+    def has_loss_function(self):
+        return self.conf.has_loss_function()
+
+    def check_data(self, x, name="x"):
+        """Raise ValueError when ``x`` lies outside the distribution's support."""
+
+    # ---- log-likelihood and gradient --------------------------------------------------------
+    def nll(self, x, pre, out):
+        """Per-example negative log-likelihood (or loss) [n] into ``out``."""
+        self._nll(x, pre, self._params(pre), out)
+
+    def nll_grad(self, x, pre, scale, dpre):
+        """``scale * d(sum nll)/d(pre)`` into ``dpre`` (overwrite)."""
+        self._grad(x, pre, self._params(pre), scale, dpre)
+
+    def nll_and_grad(self, x, pre, scale, out, dpre):
+        """:meth:`nll` and :meth:`nll_grad` together, activating ``pre`` once."""
+        a = self._params(pre)
+        self.kernels.log_prob_and_grad(x, a, scale, out, dpre)
+        np.negative(out, out=out)
+        self._through_activation(pre, a, dpre)
+
+    def _params(self, pre):
+        """The distribution parameters: the activation of ``pre``."""
+        return self._activated(pre)
+
+    def _nll(self, x, pre, a, out):
+        self.kernels.log_prob(x, a, out)
+        np.negative(out, out=out)
+
+    def _grad(self, x, pre, a, scale, dpre):
+        self.kernels.nll_grad(x, a, scale, dpre)
+        self._through_activation(pre, a, dpre)
+
+    def _through_activation(self, pre, a, dpre):
+        """Chain rule from the gradient w.r.t. the parameters ``a`` to ``pre``, in place."""
+        if a is not pre:
+            self.act.backward(pre, a, dpre)
+
+    # ---- mean and samples --------------------------------------------------------------------
+    def mean(self, pre):
+        a = self._params(pre)
+        out = np.empty((pre.shape[0], self.data_width(pre)), dtype=self.dtype)
+        self.kernels.mean(a, out)
+        return out
+
+    def sample(self, pre, rng):
+        a = self._params(pre)
+        u = self._noise(rng, (pre.shape[0], self.data_width(pre)))
+        out = np.empty_like(u)
+        self.kernels.sample(a, u, out)
+        return out
+
+    def data_width(self, pre):
+        """Data columns behind a pre-output of ``pre.shape[1]`` columns."""
+        return pre.shape[1] // 2 if self.kernels is not None and self.kernels.two_params else pre.shape[1]
+
+    def _noise(self, rng, shape):
+        """The draws :meth:`sample` passes to the ``sample`` kernel (uniform by default)."""
+        return rng.random(shape, dtype=self.dtype)
+
+    def _activated(self, pre, key="a"):
+        """``act(pre)`` in a scratch buffer (``pre`` itself for identity; never modified)."""
+        if self.act.is_identity:
+            return pre
+        a = self._buf(key, pre.shape)
+        self.act.map(pre, a)
+        return a
