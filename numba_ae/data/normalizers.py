@@ -18,7 +18,8 @@ dict of 1-D float64 arrays and scalars (``type``, ``version``, ...), and
 That is how a normalizer is stored in a model file (see
 ``docs/file-format.md``): no pickle anywhere.
 
-This module depends on NumPy only (it sits at the bottom of the import graph).
+This module depends on NumPy and :mod:`numba_ae.validation` only (it sits at
+the bottom of the import graph).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..validation import check_number
 from .dataset import DataSet
 from .validation import check_features
 
@@ -112,12 +114,11 @@ def _state_int(state, key, owner, minimum):
 
 
 def _check_range(owner, min_range, max_range):
-    for name, v in (("min_range", min_range), ("max_range", max_range)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-            raise ValueError(f"{owner}: '{name}' must be a finite number; got {v!r}")
-    if not float(min_range) < float(max_range):
+    min_range = check_number(min_range, "min_range", owner)
+    max_range = check_number(max_range, "max_range", owner)
+    if not min_range < max_range:
         raise ValueError(f"{owner}: 'min_range' must be < 'max_range'; got {min_range!r} >= {max_range!r}")
-    return float(min_range), float(max_range)
+    return min_range, max_range
 
 
 # --------------------------------------------------------------------------- base
