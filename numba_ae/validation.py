@@ -28,7 +28,7 @@ Type rules:
 Messages name the owner and the argument, say what was expected and show the
 received value with its type::
 
-    ArrayDataSetIterator: 'batch_size' must be an integer >= 1; got 'a' (str)
+    ArrayDataSetIterator: 'batch_size' must be an int >= 1; got 'a' (str)
 
 This module imports nothing from ``numba_ae`` (it is the bottom of the import
 graph) and only NumPy besides the standard library.
@@ -79,7 +79,8 @@ def describe(value):
 
 def _fail(exc, owner, name, expected, value):
     prefix = f"{owner}: " if owner else ""
-    raise exc(f"{prefix}'{name}' must be {expected}; got {describe(value)}") from None
+    shown = name if "'" in name else f"'{name}'"  # state['epoch'] reads better unquoted
+    raise exc(f"{prefix}{shown} must be {expected}; got {describe(value)}") from None
 
 
 def _is_bool(value):
@@ -139,7 +140,7 @@ def check_int(value, name, owner=None, *, low=None, high=None, allow_none=False)
     """
     if value is None and allow_none:
         return None
-    expected = ("None or " if allow_none else "") + "an integer" + _bounds_text(low, high)
+    expected = ("None or " if allow_none else "") + "an int" + _bounds_text(low, high)
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         _fail(TypeError, owner, name, expected, value)
     v = int(value)
@@ -232,7 +233,7 @@ def check_seed(value, name="seed", owner=None):
     """
     if value is None:
         return None
-    expected = "None or a non-negative integer"
+    expected = "None or a non-negative int"
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         _fail(TypeError, owner, name, expected, value)
     if int(value) < 0:
@@ -321,7 +322,7 @@ def entries_of_one_argument():
     >>> with entries_of_one_argument():
     ...     check_int("3", "state['epoch']", low=0)
     Traceback (most recent call last):
-    ValueError: 'state['epoch']' must be an integer >= 0; got '3' (str)
+    ValueError: state['epoch'] must be an int >= 0; got '3' (str)
     """
     try:
         yield

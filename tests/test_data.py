@@ -311,8 +311,8 @@ def test_reset_and_new_iter_restart_epoch():
 @pytest.mark.parametrize(
     "kwargs, exc, pattern",
     [
-        (dict(batch_size=0), ValueError, r"'batch_size' must be an integer >= 1; got 0"),
-        (dict(batch_size=1.5), TypeError, r"'batch_size' must be an integer >= 1; got 1.5"),
+        (dict(batch_size=0), ValueError, r"'batch_size' must be an int >= 1; got 0"),
+        (dict(batch_size=1.5), TypeError, r"'batch_size' must be an int >= 1; got 1.5"),
         (dict(batch_size=-3), ValueError, r"'batch_size'"),
         (dict(batch_size="8"), TypeError, r"'batch_size'"),
         (dict(batch_size=True), TypeError, r"'batch_size'"),
@@ -546,7 +546,7 @@ def test_async_nested_and_mnist_like_shapes():
     assert not wait_no_workers()
 
 
-@pytest.mark.parametrize("prefetch, exc, pattern", [(0, ValueError, r"'prefetch' must be an integer >= 1; got 0"),
+@pytest.mark.parametrize("prefetch, exc, pattern", [(0, ValueError, r"'prefetch' must be an int >= 1; got 0"),
                                                     (1.5, TypeError, r"'prefetch'"),
                                                     (-2, ValueError, r"'prefetch'")])
 def test_async_bad_prefetch(prefetch, exc, pattern):
@@ -621,7 +621,7 @@ def test_mnist_iterator_small():
 
 
 @pytest.mark.parametrize("kwargs, exc, pattern", [
-    (dict(num_examples=0), ValueError, "'num_examples' must be an integer >= 1"),
+    (dict(num_examples=0), ValueError, "'num_examples' must be an int >= 1"),
     (dict(num_examples=60001), ValueError, r"'num_examples' must be <= 60000"),
     (dict(num_examples=2.5), TypeError, "'num_examples'"),
 ])

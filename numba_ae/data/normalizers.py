@@ -24,13 +24,11 @@ the bottom of the import graph).
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
-from ..validation import check_number
+from ..validation import check_int, check_number, entries_of_one_argument
 from .dataset import DataSet
 from .validation import check_features
 
@@ -91,26 +89,22 @@ def _state_array(state, key, owner, n=None):
     return arr
 
 
-def _state_number(state, key, owner):
+def _state_scalar(state, key, owner):
     if key not in state:
         raise ValueError(f"{owner}: state is missing {key!r}")
     v = state[key]
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v.item()
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-        raise ValueError(f"{owner}: state[{key!r}] must be a finite number; got {v!r}")
-    return float(v)
+    return v.item() if isinstance(v, np.ndarray) and v.shape == () else v
+
+
+def _state_number(state, key, owner):
+    # entries of the one 'state' argument: a wrong-typed entry is a ValueError
+    with entries_of_one_argument():
+        return check_number(_state_scalar(state, key, owner), f"state[{key!r}]", owner)
 
 
 def _state_int(state, key, owner, minimum):
-    if key not in state:
-        raise ValueError(f"{owner}: state is missing {key!r}")
-    v = state[key]
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v.item()
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < minimum:
-        raise ValueError(f"{owner}: state[{key!r}] must be an int >= {minimum}; got {v!r}")
-    return int(v)
+    with entries_of_one_argument():
+        return check_int(_state_scalar(state, key, owner), f"state[{key!r}]", owner, low=minimum)
 
 
 def _check_range(owner, min_range, max_range):
