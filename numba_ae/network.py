@@ -138,7 +138,8 @@ class MultiLayerNetwork:
         """Layer ``i`` (negative indices count from the end)."""
         self._check_init()
         n = len(self.layers)
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
+        i = check_int(i, "i", "MultiLayerNetwork.get_layer")
+        if not -n <= i < n:  # an index out of range is an IndexError, as for a list
             raise IndexError(f"layer index must be an int in [{-n}, {n}); got {i!r}")
         return self.layers[i]
 

@@ -21,6 +21,8 @@ Type rules:
 * A float is never accepted where an int belongs, not even an integral one
   (``2.0``): no public entry point deliberately accepted integral floats for a
   scalar argument, so there is no exception to document.
+* An index out of range stays an ``IndexError`` (``net.get_layer(5)``), as for
+  a list; its type is checked here (``TypeError``).
 * Entries of a compound argument such as a saved ``state`` dict are values of
   that one argument: their checks run under :func:`entries_of_one_argument`,
   which turns a wrong-typed entry into a ``ValueError``.

@@ -257,3 +257,13 @@ def test_wrong_value_is_value_error_everywhere(case):
     case_id, call, _, bad_value = case
     with pytest.raises(ValueError, match=_arg_name(case_id) + r".* must "):
         call(bad_value)
+
+
+def test_layer_index_type_error_and_index_error():
+    net = _net()
+    assert net.get_layer(np.int64(-1)) is net.layers[-1]
+    for bad in ("0", 0.0, True):
+        with pytest.raises(TypeError, match=r"MultiLayerNetwork.get_layer: 'i' must be an int"):
+            net.get_layer(bad)
+    with pytest.raises(IndexError, match="layer index"):  # out of range: IndexError, as for a list
+        net.get_layer(2)
