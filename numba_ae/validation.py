@@ -189,7 +189,7 @@ def check_number(value, name, owner=None, *, low=None, high=None, low_open=False
     --------
     >>> check_number(1, "beta1", "Adam", low=0.0, high=1.0, high_open=True)
     Traceback (most recent call last):
-    ValueError: Adam: 'beta1' must be a finite number in [0.0, 1.0); got 1 (int)
+    ValueError: Adam: 'beta1' must be a finite number in [0.0, 1.0); got 1.0 (float)
     """
     if value is None and allow_none:
         return None
@@ -202,7 +202,7 @@ def check_number(value, name, owner=None, *, low=None, high=None, low_open=False
     except (OverflowError, ValueError):  # e.g. an int too large for a float
         _fail(ValueError, owner, name, expected, value)
     if (finite and not math.isfinite(v)) or not _in_bounds(v, low, high, low_open, high_open):
-        _fail(ValueError, owner, name, expected, value)
+        _fail(ValueError, owner, name, expected, v)  # the type was right: show the value as a float
     return v
 
 
