@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from . import updaters as _updaters
-from ._serial import ConfigBase, check_int, check_number
+from ._serial import ConfigBase
 from .distributions import (  # noqa: F401  (re-exported: the config classes of the distributions)
     BernoulliReconstructionDistribution,
     CompositeReconstructionDistribution,
@@ -34,6 +34,7 @@ from .distributions import (  # noqa: F401  (re-exported: the config classes of 
     ReconstructionDistribution,
 )
 from .registries import activation_name, loss_name
+from .validation import check_choice, check_int, check_number, check_seed, check_str
 from .weight_init import weight_init_name
 
 DTYPES = ("float32", "float64")
@@ -63,10 +64,10 @@ class LayerConfig(ConfigBase):
 
     def __post_init__(self):
         owner = type(self).__name__
-        self.n_in = check_int(owner, "n_in", self.n_in, allow_none=True)
+        self.n_in = check_int(self.n_in, "n_in", owner, low=1, allow_none=True)
         if self.n_out is None:
             raise ValueError(f"{owner}: 'n_out' is required (an int >= 1)")
-        self.n_out = check_int(owner, "n_out", self.n_out)
+        self.n_out = check_int(self.n_out, "n_out", owner, low=1)
         if self.activation is not None:
             self.activation = activation_name(self.activation, f"{owner}.activation")
         if self.weight_init is not None:
@@ -74,9 +75,8 @@ class LayerConfig(ConfigBase):
         if self.updater is not None:
             self.updater = _updaters.get(self.updater, f"{owner}.updater")
         for f in ("l1", "l2", "l1_bias", "l2_bias"):
-            setattr(self, f, check_number(owner, f, getattr(self, f), low=0.0, allow_none=True))
-        if self.name is not None and not isinstance(self.name, str):
-            raise TypeError(f"{owner}: 'name' must be a str or None; got {self.name!r}")
+            setattr(self, f, check_number(getattr(self, f), f, owner, low=0.0, allow_none=True))
+        self.name = check_str(self.name, "name", owner, allow_none=True)
 
 
 @dataclass
@@ -112,9 +112,9 @@ class AutoEncoder(LayerConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.corruption_level = check_number("AutoEncoder", "corruption_level", self.corruption_level,
+        self.corruption_level = check_number(self.corruption_level, "corruption_level", "AutoEncoder",
                                              low=0.0, high=1.0)
-        self.sparsity = check_number("AutoEncoder", "sparsity", self.sparsity, low=0.0)
+        self.sparsity = check_number(self.sparsity, "sparsity", "AutoEncoder", low=0.0)
         self.loss = loss_name(self.loss, "AutoEncoder.loss")
 
 
@@ -143,9 +143,9 @@ class VariationalAutoencoder(LayerConfig):
                 sizes = (sizes,)
             if not isinstance(sizes, (list, tuple)) or len(sizes) == 0:
                 raise ValueError(f"{owner}: '{f}' must be a non-empty sequence of ints >= 1; got {sizes!r}")
-            setattr(self, f, tuple(check_int(owner, f"{f}[{k}]", s) for k, s in enumerate(sizes)))
+            setattr(self, f, tuple(check_int(s, f"{f}[{k}]", owner, low=1) for k, s in enumerate(sizes)))
         self.pzx_activation = activation_name(self.pzx_activation, f"{owner}.pzx_activation")
-        self.num_samples = check_int(owner, "num_samples", self.num_samples)
+        self.num_samples = check_int(self.num_samples, "num_samples", owner, low=1)
         rd, lf = self.reconstruction_distribution, self.loss_function
         if (rd is None) == (lf is None):
             raise ValueError(f"{owner}: set exactly one of 'reconstruction_distribution' or "
@@ -195,14 +195,13 @@ class NeuralNetConfiguration(ConfigBase):
 
     def __post_init__(self):
         owner = "NeuralNetConfiguration"
-        self.seed = check_int(owner, "seed", self.seed, low=0, allow_none=True)
+        self.seed = check_seed(self.seed, "seed", owner)
         self.updater = _updaters.get(self.updater, f"{owner}.updater")
         self.weight_init = weight_init_name(self.weight_init, f"{owner}.weight_init")
         self.activation = activation_name(self.activation, f"{owner}.activation")
         for f in ("l1", "l2", "l1_bias", "l2_bias"):
-            setattr(self, f, check_number(owner, f, getattr(self, f), low=0.0))
-        if self.dtype not in DTYPES:
-            raise ValueError(f"{owner}: 'dtype' must be one of {DTYPES}; got {self.dtype!r}")
+            setattr(self, f, check_number(getattr(self, f), f, owner, low=0.0))
+        self.dtype = check_choice(self.dtype, "dtype", owner, DTYPES)
         if not isinstance(self.layers, (list, tuple)) or len(self.layers) == 0:
             raise ValueError(f"{owner}: 'layers' must be a non-empty sequence of layer configs")
         self.layers = tuple(self.layers)

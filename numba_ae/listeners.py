@@ -1,6 +1,8 @@
 """Training listeners (DL4J ``TrainingListener``): called by the network."""
 import sys
 
+from .validation import check_int
+
 
 class TrainingListener:
     """Base listener; override any hook."""
@@ -19,9 +21,7 @@ class ScoreListener(TrainingListener):
     """Print the minibatch score every ``every_n`` iterations (DL4J ``ScoreIterationListener``)."""
 
     def __init__(self, every_n=10, printer=None):
-        if isinstance(every_n, bool) or not isinstance(every_n, int) or every_n < 1:
-            raise ValueError(f"ScoreListener: 'every_n' must be an int >= 1; got {every_n!r}")
-        self.every_n = every_n
+        self.every_n = check_int(every_n, "every_n", "ScoreListener", low=1)
         self.printer = printer if printer is not None else (lambda s: print(s, file=sys.stdout, flush=True))
         self.history = []
 

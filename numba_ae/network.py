@@ -16,6 +16,7 @@ from .data import ArrayDataSetIterator, DataSet, DataSetIterator, check_features
 from .kernels import updaters as _ku
 from .layers import build_layer
 from .listeners import TrainingListener
+from .validation import check_int
 
 #: Rows per chunk in ``output``/``score`` so inference memory stays bounded.
 INFERENCE_CHUNK = 4096
@@ -137,7 +138,8 @@ class MultiLayerNetwork:
         """Layer ``i`` (negative indices count from the end)."""
         self._check_init()
         n = len(self.layers)
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
+        i = check_int(i, "i", "MultiLayerNetwork.get_layer")
+        if not -n <= i < n:  # an index out of range is an IndexError, as for a list
             raise IndexError(f"layer index must be an int in [{-n}, {n}); got {i!r}")
         return self.layers[i]
 
@@ -366,7 +368,8 @@ class MultiLayerNetwork:
         self._check_init()
         if not isinstance(self.layers[-1].conf, _OutputConf):
             raise ValueError("fit needs an OutputLayer as the last layer; use pretrain for unsupervised layers")
-        epochs = _check_epochs(epochs)
+        epochs = check_int(epochs, "epochs", "MultiLayerNetwork.fit", low=1)
+        batch_size = check_int(batch_size, "batch_size", "MultiLayerNetwork.fit", low=1, allow_none=True)
         it = self._as_iterator(data, labels, batch_size, need_labels=True)
         self._run_epochs(it, epochs, True, self.fit_batch)
         return self
@@ -397,7 +400,9 @@ class MultiLayerNetwork:
         if not layer.pretrainable:
             raise ValueError(f"layer {i} ({type(layer.conf).__name__}) is not pretrainable "
                              "(AutoEncoder and VariationalAutoencoder are)")
-        epochs = _check_epochs(epochs)
+        epochs = check_int(epochs, "epochs", "MultiLayerNetwork.pretrain_layer", low=1)
+        batch_size = check_int(batch_size, "batch_size", "MultiLayerNetwork.pretrain_layer", low=1,
+                               allow_none=True)
         it = self._as_iterator(data, None, batch_size, need_labels=False)
         self._run_epochs(it, epochs, False, lambda x, _: self.pretrain_batch(i, x))
         return self
@@ -417,6 +422,8 @@ class MultiLayerNetwork:
     def pretrain(self, data, epochs=1, batch_size=None):
         """Layerwise pretraining: each pretrainable layer in order, ``epochs`` passes each."""
         self._check_init()
+        epochs = check_int(epochs, "epochs", "MultiLayerNetwork.pretrain", low=1)
+        batch_size = check_int(batch_size, "batch_size", "MultiLayerNetwork.pretrain", low=1, allow_none=True)
         idx = [i for i, layer in enumerate(self.layers) if layer.pretrainable]
         if not idx:
             raise ValueError("the network has no pretrainable layer (AutoEncoder or VariationalAutoencoder)")
@@ -527,9 +534,3 @@ def _safe_len(it):
         return len(it)
     except TypeError:
         return None
-
-
-def _check_epochs(epochs):
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"'epochs' must be an int >= 1; got {epochs!r}")
-    return int(epochs)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._serial import ConfigBase, check_number
+from ._serial import ConfigBase
 from .kernels import updaters as _k
+from .validation import check_choice, check_number
 
 
 class Updater(ConfigBase):
@@ -39,7 +40,7 @@ class Sgd(Updater):
     learning_rate: float = 1e-3
 
     def __post_init__(self):
-        self.learning_rate = check_number("Sgd", "learning_rate", self.learning_rate, low=0.0)
+        self.learning_rate = check_number(self.learning_rate, "learning_rate", "Sgd", low=0.0)
 
     def step(self, p, g, state, t):
         _k.sgd_step(p, g, self.learning_rate)
@@ -56,10 +57,10 @@ class Adam(Updater):
     state_names = ("m", "v")
 
     def __post_init__(self):
-        self.learning_rate = check_number("Adam", "learning_rate", self.learning_rate, low=0.0)
-        self.beta1 = check_number("Adam", "beta1", self.beta1, low=0.0, high=1.0, high_open=True)
-        self.beta2 = check_number("Adam", "beta2", self.beta2, low=0.0, high=1.0, high_open=True)
-        self.epsilon = check_number("Adam", "epsilon", self.epsilon, low=0.0, low_open=True)
+        self.learning_rate = check_number(self.learning_rate, "learning_rate", "Adam", low=0.0)
+        self.beta1 = check_number(self.beta1, "beta1", "Adam", low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_number(self.beta2, "beta2", "Adam", low=0.0, high=1.0, high_open=True)
+        self.epsilon = check_number(self.epsilon, "epsilon", "Adam", low=0.0, low_open=True)
 
     def step(self, p, g, state, t):
         alpha = self.learning_rate * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
@@ -77,8 +78,8 @@ class Nesterovs(Updater):
     state_names = ("v",)
 
     def __post_init__(self):
-        self.learning_rate = check_number("Nesterovs", "learning_rate", self.learning_rate, low=0.0)
-        self.momentum = check_number("Nesterovs", "momentum", self.momentum, low=0.0, high=1.0,
+        self.learning_rate = check_number(self.learning_rate, "learning_rate", "Nesterovs", low=0.0)
+        self.momentum = check_number(self.momentum, "momentum", "Nesterovs", low=0.0, high=1.0,
                                      high_open=True)
 
     def step(self, p, g, state, t):
@@ -95,9 +96,9 @@ class RmsProp(Updater):
     state_names = ("cache",)
 
     def __post_init__(self):
-        self.learning_rate = check_number("RmsProp", "learning_rate", self.learning_rate, low=0.0)
-        self.rms_decay = check_number("RmsProp", "rms_decay", self.rms_decay, low=0.0, high=1.0)
-        self.epsilon = check_number("RmsProp", "epsilon", self.epsilon, low=0.0, low_open=True)
+        self.learning_rate = check_number(self.learning_rate, "learning_rate", "RmsProp", low=0.0)
+        self.rms_decay = check_number(self.rms_decay, "rms_decay", "RmsProp", low=0.0, high=1.0)
+        self.epsilon = check_number(self.epsilon, "epsilon", "RmsProp", low=0.0, low_open=True)
 
     def step(self, p, g, state, t):
         _k.rmsprop_step(p, g, state["cache"], self.learning_rate, self.rms_decay, self.epsilon)
@@ -112,8 +113,8 @@ class AdaGrad(Updater):
     state_names = ("history",)
 
     def __post_init__(self):
-        self.learning_rate = check_number("AdaGrad", "learning_rate", self.learning_rate, low=0.0)
-        self.epsilon = check_number("AdaGrad", "epsilon", self.epsilon, low=0.0, low_open=True)
+        self.learning_rate = check_number(self.learning_rate, "learning_rate", "AdaGrad", low=0.0)
+        self.epsilon = check_number(self.epsilon, "epsilon", "AdaGrad", low=0.0, low_open=True)
 
     def step(self, p, g, state, t):
         _k.adagrad_step(p, g, state["history"], self.learning_rate, self.epsilon)
@@ -126,7 +127,7 @@ def get(updater, field="updater"):
     """An :class:`Updater` from an instance or a name (``"adam"`` -> ``Adam()``)."""
     if isinstance(updater, Updater):
         return updater
-    if isinstance(updater, str) and updater.lower() in UPDATERS:
-        return UPDATERS[updater.lower()]()
-    raise ValueError(f"'{field}' must be an Updater ({', '.join(c.__name__ for c in UPDATERS.values())}) "
-                     f"or one of the names {sorted(UPDATERS)}; got {updater!r}")
+    name = check_choice(updater, field, None, sorted(UPDATERS), ignore_case=True,
+                        expected=f"an Updater ({', '.join(c.__name__ for c in UPDATERS.values())}) "
+                                 f"or one of the names {sorted(UPDATERS)}")
+    return UPDATERS[name]()

@@ -7,14 +7,14 @@ a = 1/sqrt(n_in);  ``zero``: zeros.  Biases always start at 0.
 """
 import numpy as np
 
+from .validation import check_choice
+
 WEIGHT_INITS = ("xavier", "xavier_uniform", "relu", "normal", "uniform", "zero")
 
 
 def weight_init_name(name, field="weight_init"):
     """Validate and canonicalise a weight-init name."""
-    if not isinstance(name, str) or name.lower() not in WEIGHT_INITS:
-        raise ValueError(f"'{field}' must be one of {list(WEIGHT_INITS)}; got {name!r}")
-    return name.lower()
+    return check_choice(name, field, None, WEIGHT_INITS, ignore_case=True)
 
 
 def init_weights(name, out, rng, fan_in, fan_out):

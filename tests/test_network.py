@@ -612,7 +612,7 @@ def _bad_inputs():
          "not pretrainable"),
         ("epochs 0", None, lambda n: n.fit((x, y), epochs=0), ValueError, "epochs"),
         ("epochs 0 pretrain", None, lambda n: n.pretrain((x,), epochs=0), ValueError, "epochs"),
-        ("epochs float", None, lambda n: n.fit((x, y), epochs=1.5), ValueError, "epochs"),
+        ("epochs float", None, lambda n: n.fit((x, y), epochs=1.5), TypeError, "epochs"),
         ("set_params length", None, lambda n: n.set_params(np.zeros(n.num_params() - 1)), ValueError, "length"),
         ("set_params 2-D", None, lambda n: n.set_params(np.zeros((1, n.num_params()))), ValueError, "1-D"),
         ("set_params nan", None, lambda n: n.set_params(np.full(n.num_params(), np.nan)), ValueError, "finite"),

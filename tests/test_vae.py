@@ -756,10 +756,10 @@ def test_wrong_widths_and_bad_arguments_raise():
                  lambda: vae.generate_at_mean_given_z(np.full((2, 3), np.inf))):
         with pytest.raises(ValueError):
             call()
-    for num in (0, -1, 1.5, True, "3"):
-        with pytest.raises(ValueError, match="num_samples"):
+    for num, exc in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("3", TypeError)):
+        with pytest.raises(exc, match="num_samples"):
             vae.reconstruction_log_probability(x, num)
-        with pytest.raises(ValueError, match="num_samples"):
+        with pytest.raises(exc, match="num_samples"):
             vae.log_likelihood_estimate(x, num)
     with pytest.raises(ValueError, match="estimator"):
         vae.reconstruction_log_probability(x, 2, estimator="mean")

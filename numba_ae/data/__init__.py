@@ -1,7 +1,8 @@
 """Data handling: validation, DataSet, minibatch iterators and MNIST.
 
 This subpackage depends on NumPy only and imports nothing else from
-``numba_ae``.
+``numba_ae`` except :mod:`numba_ae.validation` (the scalar argument checks,
+which import nothing from ``numba_ae``).
 """
 
 from .dataset import DataSet

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import copy
-import numbers
 import queue
 import threading
 from collections.abc import Mapping
@@ -22,7 +21,8 @@ import numpy as np
 
 from .dataset import DataSet
 from .mnist import mnist_arrays
-from .validation import _check_int, check_features, check_labels
+from ..validation import check_bool, check_int, check_seed, entries_of_one_argument
+from .validation import check_features, check_labels
 
 __all__ = [
     "DataSetIterator",
@@ -32,57 +32,6 @@ __all__ = [
 ]
 
 _STATE_VERSION = 1
-
-
-def _check_bool(value, name):
-    """Return ``bool(value)`` if ``value`` is a bool (Python or NumPy), else raise.
-
-    Parameters
-    ----------
-    value : object
-    name : str
-        Argument name used in the error message.
-
-    Returns
-    -------
-    bool
-
-    Raises
-    ------
-    TypeError
-        If ``value`` is not a bool.
-    """
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"'{name}' must be True or False; got {value!r} ({type(value).__name__})")
-    return bool(value)
-
-
-def _check_seed(seed):
-    """Validate an RNG seed.
-
-    Parameters
-    ----------
-    seed : int or None
-
-    Returns
-    -------
-    int or None
-
-    Raises
-    ------
-    TypeError
-        If ``seed`` is neither None nor an integer.
-    ValueError
-        If ``seed`` is negative.
-    """
-    if seed is None:
-        return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"'seed' must be None or a non-negative int; got {seed!r} ({type(seed).__name__})")
-    seed = int(seed)
-    if seed < 0:
-        raise ValueError(f"'seed' must be None or a non-negative int; got {seed}")
-    return seed
 
 
 class DataSetIterator:
@@ -177,10 +126,10 @@ class ArrayDataSetIterator(DataSetIterator):
     Raises
     ------
     TypeError
-        If the arrays are not numeric, ``shuffle``/``drop_last`` are not bools,
-        or ``seed`` is not None/int.
+        If the arrays are not numeric, ``batch_size`` is not an int,
+        ``shuffle``/``drop_last`` are not bools, or ``seed`` is not None/int.
     ValueError
-        If the arrays fail validation, ``batch_size`` is not an int >= 1, or
+        If the arrays fail validation, ``batch_size`` < 1, ``seed`` < 0, or
         ``drop_last=True`` with ``batch_size > n_examples`` (no batch at all).
 
     Notes
@@ -199,10 +148,11 @@ class ArrayDataSetIterator(DataSetIterator):
 
     def __init__(self, features, labels=None, batch_size=32, shuffle=False,
                  seed=None, drop_last=False):
-        batch_size = _check_int(batch_size, "batch_size", minimum=1)
-        shuffle = _check_bool(shuffle, "shuffle")
-        drop_last = _check_bool(drop_last, "drop_last")
-        seed = _check_seed(seed)
+        owner = type(self).__name__
+        batch_size = check_int(batch_size, "batch_size", owner, low=1)
+        shuffle = check_bool(shuffle, "shuffle", owner)
+        drop_last = check_bool(drop_last, "drop_last", owner)
+        seed = check_seed(seed, "seed", owner)
         self._features = check_features(features, name="features")
         n = int(self._features.shape[0])
         self._labels = None if labels is None else check_labels(labels, n, name="labels")
@@ -407,8 +357,9 @@ class ArrayDataSetIterator(DataSetIterator):
                 raise ValueError(
                     f"'state' was saved for {key}={state[key]!r} but this iterator has {key}={mine!r}"
                 )
-        epoch = _check_int(state["epoch"], "state['epoch']", minimum=0)
-        batch = _check_int(state["batch"], "state['batch']", minimum=0)
+        with entries_of_one_argument():
+            epoch = check_int(state["epoch"], "state['epoch']", "ArrayDataSetIterator.set_state", low=0)
+            batch = check_int(state["batch"], "state['batch']", "ArrayDataSetIterator.set_state", low=0)
         if batch >= len(self) and batch != 0:
             raise ValueError(f"state['batch'] must be < {len(self)} (batches per epoch); got {batch}")
         rng = np.random.Generator(np.random.PCG64())
@@ -448,9 +399,9 @@ class AsyncDataSetIterator(DataSetIterator):
     Raises
     ------
     TypeError
-        If ``inner`` is not a :class:`DataSetIterator`.
+        If ``inner`` is not a :class:`DataSetIterator` or ``prefetch`` is not an int.
     ValueError
-        If ``prefetch`` is not an int >= 1.
+        If ``prefetch`` < 1.
 
     Notes
     -----
@@ -467,7 +418,7 @@ class AsyncDataSetIterator(DataSetIterator):
                 f"'inner' must be a DataSetIterator; got {type(inner).__name__}"
             )
         self._inner = inner
-        self._prefetch = _check_int(prefetch, "prefetch", minimum=1)
+        self._prefetch = check_int(prefetch, "prefetch", "AsyncDataSetIterator", low=1)
         self._stop = None
         self._thread = None
 
@@ -651,9 +602,11 @@ class MnistDataSetIterator(ArrayDataSetIterator):
     def __init__(self, batch_size, train=True, binarize=False, shuffle=True,
                  seed=None, path=None, num_examples=None, drop_last=False):
         # Cheap argument checks before the (larger) data conversion.
-        _check_int(batch_size, "batch_size", minimum=1)
-        self.train = _check_bool(train, "train")
-        self.binarize = _check_bool(binarize, "binarize")
+        owner = type(self).__name__
+        check_int(batch_size, "batch_size", owner, low=1)
+        check_int(num_examples, "num_examples", owner, low=1, allow_none=True)
+        self.train = check_bool(train, "train", owner)
+        self.binarize = check_bool(binarize, "binarize", owner)
         features, labels = mnist_arrays(train=self.train, binarize=self.binarize,
                                         path=path, num_examples=num_examples)
         super().__init__(features, labels, batch_size=batch_size, shuffle=shuffle,

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from .validation import _check_int
+from ..validation import check_int
 
 __all__ = ["load_mnist", "mnist_arrays", "one_hot", "DEFAULT_MNIST_PATH"]
 
@@ -112,10 +112,11 @@ def one_hot(labels, n_classes):
     Raises
     ------
     TypeError
-        If ``labels`` is not of an int/uint/float dtype.
+        If ``labels`` is not of an int/uint/float dtype, or ``n_classes`` is
+        not an int.
     ValueError
         If ``labels`` is not 1-D, holds a non-integral float, ``n_classes``
-        is not an int >= 1, or a label is out of range.
+        is < 1, or a label is out of range.
 
     Examples
     --------
@@ -123,7 +124,7 @@ def one_hot(labels, n_classes):
     array([[1., 0., 0.],
            [0., 0., 1.]], dtype=float32)
     """
-    n_classes = _check_int(n_classes, "n_classes", minimum=1)
+    n_classes = check_int(n_classes, "n_classes", "one_hot", low=1)
     arr = np.asarray(labels)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"'labels' must contain integer class indices; got dtype {arr.dtype}")
@@ -174,8 +175,10 @@ def mnist_arrays(train=True, binarize=False, path=None, num_examples=None):
 
     Raises
     ------
+    TypeError
+        If ``num_examples`` is not None or an int.
     ValueError
-        If ``num_examples`` is not an int in [1, split size].
+        If ``num_examples`` is not in [1, split size].
     FileNotFoundError
         If ``path`` does not exist.
     """
@@ -185,7 +188,7 @@ def mnist_arrays(train=True, binarize=False, path=None, num_examples=None):
     if num_examples is None:
         n = total
     else:
-        n = _check_int(num_examples, "num_examples", minimum=1)
+        n = check_int(num_examples, "num_examples", "mnist_arrays", low=1)
         if n > total:
             raise ValueError(
                 f"'num_examples' must be <= {total} (size of the "

@@ -18,17 +18,17 @@ dict of 1-D float64 arrays and scalars (``type``, ``version``, ...), and
 That is how a normalizer is stored in a model file (see
 ``docs/file-format.md``): no pickle anywhere.
 
-This module depends on NumPy only (it sits at the bottom of the import graph).
+This module depends on NumPy and :mod:`numba_ae.validation` only (it sits at
+the bottom of the import graph).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
+from ..validation import check_int, check_number, entries_of_one_argument
 from .dataset import DataSet
 from .validation import check_features
 
@@ -89,35 +89,30 @@ def _state_array(state, key, owner, n=None):
     return arr
 
 
-def _state_number(state, key, owner):
+def _state_scalar(state, key, owner):
     if key not in state:
         raise ValueError(f"{owner}: state is missing {key!r}")
     v = state[key]
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v.item()
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-        raise ValueError(f"{owner}: state[{key!r}] must be a finite number; got {v!r}")
-    return float(v)
+    return v.item() if isinstance(v, np.ndarray) and v.shape == () else v
+
+
+def _state_number(state, key, owner):
+    # entries of the one 'state' argument: a wrong-typed entry is a ValueError
+    with entries_of_one_argument():
+        return check_number(_state_scalar(state, key, owner), f"state[{key!r}]", owner)
 
 
 def _state_int(state, key, owner, minimum):
-    if key not in state:
-        raise ValueError(f"{owner}: state is missing {key!r}")
-    v = state[key]
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v.item()
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < minimum:
-        raise ValueError(f"{owner}: state[{key!r}] must be an int >= {minimum}; got {v!r}")
-    return int(v)
+    with entries_of_one_argument():
+        return check_int(_state_scalar(state, key, owner), f"state[{key!r}]", owner, low=minimum)
 
 
 def _check_range(owner, min_range, max_range):
-    for name, v in (("min_range", min_range), ("max_range", max_range)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-            raise ValueError(f"{owner}: '{name}' must be a finite number; got {v!r}")
-    if not float(min_range) < float(max_range):
+    min_range = check_number(min_range, "min_range", owner)
+    max_range = check_number(max_range, "max_range", owner)
+    if not min_range < max_range:
         raise ValueError(f"{owner}: 'min_range' must be < 'max_range'; got {min_range!r} >= {max_range!r}")
-    return float(min_range), float(max_range)
+    return min_range, max_range
 
 
 # --------------------------------------------------------------------------- base

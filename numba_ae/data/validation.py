@@ -5,14 +5,18 @@ through :func:`check_features` / :func:`check_labels`, so that bad input is
 rejected early with a message that names the offending argument, says what was
 expected and what was received.
 
-This module depends on NumPy only (it sits at the bottom of the import graph).
+Scalar arguments (``n_in``, ``n_out``, ``n_examples``) are checked by
+:mod:`numba_ae.validation`, the package's one set of scalar checks.
+
+This module depends on NumPy and :mod:`numba_ae.validation` only (it sits at
+the bottom of the import graph).
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from ..validation import check_int
 
 __all__ = ["check_features", "check_labels"]
 
@@ -164,39 +168,6 @@ def _finalize(arr, name, dtype):
     return out
 
 
-def _check_int(value, name, minimum=None):
-    """Check that ``value`` is an integer (not bool) and optionally >= minimum.
-
-    Parameters
-    ----------
-    value : object
-        Value to check.
-    name : str
-        Argument name used in error messages.
-    minimum : int, optional
-        Smallest allowed value.
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not an integer or is below ``minimum``.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"'{name}' must be an integer"
-            + (f" >= {minimum}" if minimum is not None else "")
-            + f"; got {value!r} ({type(value).__name__})"
-        )
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"'{name}' must be an integer >= {minimum}; got {value}")
-    return value
-
-
 def check_features(x, name="features", n_in=None, dtype=None):
     """Validate a feature matrix and return it as a C-contiguous float array.
 
@@ -236,7 +207,7 @@ def check_features(x, name="features", n_in=None, dtype=None):
     _check_rank2(arr, name, "n_features")
     _check_finite(arr, name)
     if n_in is not None:
-        n_in = _check_int(n_in, "n_in", minimum=1)
+        n_in = check_int(n_in, "n_in", "check_features", low=1)
         if arr.shape[1] != n_in:
             raise ValueError(
                 f"'{name}' has {arr.shape[1]} column(s) but the network's first "
@@ -279,7 +250,7 @@ def check_labels(y, n_examples, name="labels", n_out=None, dtype=None, *,
         If ``y`` is ragged, not 2-D, empty, contains NaN/Inf, its row count
         differs from ``n_examples`` or its column count differs from ``n_out``.
     """
-    n_examples = _check_int(n_examples, "n_examples", minimum=0)
+    n_examples = check_int(n_examples, "n_examples", "check_labels", low=0)
     arr = _as_numeric_array(y, name)
     _check_rank2(arr, name, "n_labels")
     if arr.shape[0] != n_examples:
@@ -288,7 +259,7 @@ def check_labels(y, n_examples, name="labels", n_out=None, dtype=None, *,
         )
     _check_finite(arr, name)
     if n_out is not None:
-        n_out = _check_int(n_out, "n_out", minimum=1)
+        n_out = check_int(n_out, "n_out", "check_labels", low=1)
         if arr.shape[1] != n_out:
             raise ValueError(
                 f"'{name}' has {arr.shape[1]} column(s) but the network's output "

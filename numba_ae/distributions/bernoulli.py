@@ -14,6 +14,7 @@ import numpy as np
 from ..kernels.activations import scalar
 from ..kernels.fastmath import fexp, flog1p, sigmoid
 from ..registries import activation_name
+from ..validation import check_choice
 from .base import Distribution, ElementKernels, ReconstructionDistribution
 
 #: Lower clamp for the arguments of ``log`` and for denominators (probability form).
@@ -31,9 +32,9 @@ class BernoulliReconstructionDistribution(ReconstructionDistribution):
 
     def __post_init__(self):
         self.activation = activation_name(self.activation, "BernoulliReconstructionDistribution.activation")
-        if self.activation not in ("sigmoid", "hardsigmoid"):
-            raise ValueError("BernoulliReconstructionDistribution: 'activation' must be 'sigmoid' or "
-                             f"'hardsigmoid' (it must give probabilities in [0, 1]); got {self.activation!r}")
+        check_choice(self.activation, "activation", "BernoulliReconstructionDistribution",
+                     ("sigmoid", "hardsigmoid"),
+                     expected="'sigmoid' or 'hardsigmoid' (it must give probabilities in [0, 1])")
 
 
 # ---- logits (sigmoid) ---------------------------------------------------------------------------

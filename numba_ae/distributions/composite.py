@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._serial import check_int
+from ..validation import check_int
 from .base import Distribution, ReconstructionDistribution
 
 
@@ -28,7 +28,7 @@ class CompositeReconstructionDistribution(ReconstructionDistribution):
             if not isinstance(item, (list, tuple)) or len(item) != 2:
                 raise ValueError(f"CompositeReconstructionDistribution: distributions[{k}] must be a "
                                  f"(size, distribution) pair; got {item!r}")
-            size = check_int("CompositeReconstructionDistribution", f"distributions[{k}].size", item[0])
+            size = check_int(item[0], f"distributions[{k}].size", "CompositeReconstructionDistribution", low=1)
             dist = item[1]
             if not isinstance(dist, ReconstructionDistribution):
                 raise TypeError(f"CompositeReconstructionDistribution: distributions[{k}] must hold a "

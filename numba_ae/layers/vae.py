@@ -20,6 +20,7 @@ from ..distributions import NoLogProbabilityError, build_distribution
 from ..kernels import dense as kd
 from ..kernels import vae as kv
 from ..registries import activation
+from ..validation import check_choice, check_int
 from .base import Layer
 
 
@@ -246,8 +247,7 @@ class VariationalAutoencoder(Layer):
 
     def _sample_log_probs(self, x, num_samples, rng, with_prior=False):
         """[num_samples, n] of log p(x|z_l) (+ log p(z_l) - log q(z_l|x) when ``with_prior``)."""
-        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"'num_samples' must be an int >= 1; got {num_samples!r}")
+        num_samples = check_int(num_samples, "num_samples", "VariationalAutoencoder", low=1)
         x = self._check_x(x)
         self.distribution.check_data(x, "x")
         rng = self._rng(rng)
@@ -279,8 +279,7 @@ class VariationalAutoencoder(Layer):
         reconstruction probability), by log-sum-exp.
         """
         self._require_log_prob("reconstruction_log_probability")
-        if estimator not in ("mean_log", "log_mean_exp"):
-            raise ValueError(f"'estimator' must be 'mean_log' or 'log_mean_exp'; got {estimator!r}")
+        check_choice(estimator, "estimator", "VariationalAutoencoder", ("mean_log", "log_mean_exp"))
         lp = self._sample_log_probs(x, num_samples, rng)
         if estimator == "mean_log":
             return lp.mean(axis=0)
