@@ -49,7 +49,8 @@ from numba_ae import (
     VariationalAutoencoder,
 )
 from numba_ae.data import NormalizerMinMaxScaler, NormalizerStandardize
-from numba_ae.io import FORMAT, FORMAT_VERSION, ModelFormatError, hdf5, load_model, load_normalizer, save_model
+from numba_ae.io import FORMAT, FORMAT_VERSION, ModelFormatError, atomic, load_model, load_normalizer, save_model
+from numba_ae.io import format as io_format
 
 HSET = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
@@ -512,7 +513,7 @@ def test_resume_vae_is_exact(tmp_path, dist):
 # ============================================================================ atomic save
 
 def _fail_after(monkeypatch, n_calls, exc=RuntimeError("disk full (injected)")):
-    real = hdf5._write_array
+    real = io_format.write_array
     calls = {"n": 0}
 
     def flaky(group, name, arr):
@@ -521,7 +522,7 @@ def _fail_after(monkeypatch, n_calls, exc=RuntimeError("disk full (injected)")):
         calls["n"] += 1
         return real(group, name, arr)
 
-    monkeypatch.setattr(hdf5, "_write_array", flaky)
+    monkeypatch.setattr(io_format, "write_array", flaky)
     return calls
 
 
@@ -558,7 +559,7 @@ def test_failed_replace_cleans_the_temp_file(tmp_path, monkeypatch):
         assert os.path.dirname(os.path.abspath(src)) == str(tmp_path)  # temp file in the same folder
         raise OSError("replace failed (injected)")
 
-    monkeypatch.setattr(hdf5.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError, match="injected"):
         net.save(path)
     assert open(path, "rb").read() == before
