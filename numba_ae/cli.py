@@ -23,8 +23,8 @@ def _table(rows, indent="  "):
 
 
 def _inspect(path, out):
-    from .io.hdf5 import _load_with_info
-    net, info = _load_with_info(path)
+    from .io import load_model_with_info
+    net, info = load_model_with_info(path)
     conf = net.conf
     size = os.path.getsize(path)
     lines = [f"File: {path}",

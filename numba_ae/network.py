@@ -9,8 +9,11 @@ gradient and run the updater over the layer's slice.  All randomness (weight
 init, corruption masks, VAE samples) comes from one ``np.random.Generator``
 seeded by the config seed, so the same seed trains bitwise-identically.
 """
+import copy
+
 import numpy as np
 
+from . import io as _io
 from .config import NeuralNetConfiguration, OutputLayer as _OutputConf
 from .data import ArrayDataSetIterator, DataSet, DataSetIterator, check_features, check_labels
 from .kernels import updaters as _ku
@@ -219,6 +222,102 @@ class MultiLayerNetwork:
         self._rng = rng
         ls = state.get("last_score")
         self._last_score = None if ls is None else float(ls)
+
+    # ================================================================== state interface
+    def export_state(self, include_updater=True):
+        """Everything that determines the network's future, as plain data (copies:
+        training the network afterwards does not change it).  ``from_state`` is the
+        inverse; :mod:`numba_ae.io` stores it.
+
+        Parameters
+        ----------
+        include_updater : bool, default True
+            Include the updater states; ``False`` sets every ``updater`` and
+            ``pretrain_updater`` entry to ``None`` (``from_state`` then starts fresh
+            updater state with step counters 0).
+
+        Returns
+        -------
+        dict
+            ``{"config": NeuralNetConfiguration (a copy),
+            "layers": [{"params": {name: array [param shape]},
+            "updater": {"step": int, "state": {name: {state_name: array [param shape]}}} or None,
+            "pretrain_updater": same or None}, ...],
+            "iteration_count": int, "epoch_count": int, "seed": int,
+            "rng_state": dict (the PCG64 state), "last_score": float or None}``.
+            Parameters appear in the layer's (DL4J) order, state arrays under the
+            updater's ``state_names``; ``pretrain_updater`` is ``None`` for layers
+            that are not pretrainable.
+        """
+        self._check_init()
+        if not isinstance(include_updater, (bool, np.bool_)):
+            raise TypeError(f"'include_updater' must be True or False; got {include_updater!r}")
+        layers = []
+        for i, layer in enumerate(self.layers):
+            entry = {"params": {name: layer.params[name].copy() for name, _, _ in layer.param_specs()},
+                     "updater": None, "pretrain_updater": None}
+            if include_updater:
+                entry["updater"] = {"step": int(self._updater_t[i]), "state": _copy_states(self.updater_state(i))}
+                if layer.pretrainable:
+                    entry["pretrain_updater"] = {"step": int(self._pretrain_t[i]),
+                                                 "state": _copy_states(self.updater_state(i, pretrain=True))}
+            layers.append(entry)
+        return {"config": copy.deepcopy(self.conf), "layers": layers,
+                "iteration_count": int(self.iteration_count), "epoch_count": int(self.epoch_count),
+                "seed": int(self.seed), "rng_state": copy.deepcopy(self._rng.bit_generator.state),
+                "last_score": None if self._last_score is None else float(self._last_score)}
+
+    @classmethod
+    def from_state(cls, state):
+        """An initialised network rebuilt from :meth:`export_state` output: bitwise the
+        same parameters, updater state, counters and RNG state, so it computes and
+        trains exactly like the network that exported it.  The arrays are copied.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``state`` does not fit its config (missing keys, wrong shapes, dtypes, names).
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"'state' must be a dict from export_state(); got {type(state).__name__}")
+        missing = [k for k in ("config", "layers", "iteration_count", "epoch_count", "seed", "rng_state")
+                   if k not in state]
+        if missing:
+            raise ValueError(f"'state' is missing {missing}")
+        net = cls(state["config"])
+        net.init()
+        entries = state["layers"]
+        if not isinstance(entries, (list, tuple)) or len(entries) != len(net.layers):
+            raise ValueError(f"'state' must have {len(net.layers)} layer entries (one per layer)")
+        steps, psteps = [], []
+        for i, (layer, entry) in enumerate(zip(net.layers, entries)):
+            shapes = {name: tuple(shape) for name, shape, _ in layer.param_specs()}
+            _copy_arrays(entry["params"], layer.params, shapes, net.dtype, f"layer {i} params")
+            upd = net._updaters[i]
+            for key, own, out in (("updater", net._updater_state, steps),
+                                  ("pretrain_updater", net._pretrain_state, psteps)):
+                given = entry.get(key)
+                if given is None:
+                    out.append(0)
+                    continue
+                if key == "pretrain_updater" and not layer.pretrainable:
+                    raise ValueError(f"layer {i} ({type(layer.conf).__name__}) is not pretrainable but "
+                                     "the state has a 'pretrain_updater' for it")
+                views = net.updater_state(i, pretrain=key == "pretrain_updater")
+                if set(given["state"]) != set(shapes):
+                    raise ValueError(f"layer {i} {key} state must have the params {list(shapes)}; "
+                                     f"got {list(given['state'])}")
+                for name in shapes:
+                    _copy_arrays(given["state"][name], views[name], {s: shapes[name] for s in upd.state_names},
+                                 net.dtype, f"layer {i} {key} state of {name!r}")
+                step = given["step"]
+                if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+                    raise ValueError(f"layer {i} {key} 'step' must be an int >= 0; got {step!r}")
+                out.append(int(step))
+        net.set_training_state({"iteration_count": state["iteration_count"], "epoch_count": state["epoch_count"],
+                                "seed": state["seed"], "updater_steps": steps, "pretrain_updater_steps": psteps,
+                                "rng_state": state["rng_state"], "last_score": state.get("last_score")})
+        return net
 
     # ================================================================== listeners
     def add_listener(self, *listeners):
@@ -501,14 +600,12 @@ class MultiLayerNetwork:
     # ================================================================== model files
     def save(self, path, save_updater=True, normalizer=None):
         """Save to an HDF5 model file; see :func:`numba_ae.io.save_model`."""
-        from .io import save_model
-        save_model(self, path, save_updater=save_updater, normalizer=normalizer)
+        _io.save_model(self, path, save_updater=save_updater, normalizer=normalizer)
 
     @classmethod
     def load(cls, path):
         """Load a network from an HDF5 model file; see :func:`numba_ae.io.load_model`."""
-        from .io import load_model
-        return load_model(path, network_class=cls)
+        return _io.load_model(path, network_class=cls)
 
 
 class _CheckedIterable:
@@ -534,3 +631,25 @@ def _safe_len(it):
         return len(it)
     except TypeError:
         return None
+
+
+def _copy_states(states):
+    return {name: {k: v.copy() for k, v in st.items()} for name, st in states.items()}
+
+
+def _copy_arrays(given, out, shapes, dtype, what):
+    """Copy ``given[name]`` into ``out[name]`` for each name of ``shapes``, checking
+    names, shapes and dtype (no silent casts: the copy must be bitwise)."""
+    if not isinstance(given, dict) or list(given) != list(shapes):
+        names = list(given) if isinstance(given, dict) else type(given).__name__
+        raise ValueError(f"{what} must be {list(shapes)} in this order; got {names}")
+    for name, shape in shapes.items():
+        arr = given[name]
+        if not isinstance(arr, np.ndarray) or arr.shape != shape or arr.dtype != dtype:
+            desc = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
+            raise ValueError(f"{what} {name!r} must be a {np.dtype(dtype).name} array of shape {shape}; "
+                             f"got {desc}")
+        out[name][...] = arr
+
+
+_io.register_network_class(MultiLayerNetwork)

@@ -21,9 +21,15 @@ from .validation import check_choice, check_number
 
 
 class Updater(ConfigBase):
-    """Base class: subclasses define ``state_names`` and ``step``."""
+    """Base class: subclasses define ``state_names`` and ``step``.
+
+    ``state_names`` are the per-parameter state arrays (also their dataset names
+    in model files); ``non_negative_states`` those of them that can only be >= 0
+    (a model file with a negative value there is refused: it would give NaN).
+    """
 
     state_names = ()
+    non_negative_states = ()
 
     def init_state(self, n, dtype):
         """Zero state arrays ``{name: [n]}``."""
@@ -55,6 +61,7 @@ class Adam(Updater):
     beta2: float = 0.999
     epsilon: float = 1e-8
     state_names = ("m", "v")
+    non_negative_states = ("v",)
 
     def __post_init__(self):
         self.learning_rate = check_number(self.learning_rate, "learning_rate", "Adam", low=0.0)
@@ -94,6 +101,7 @@ class RmsProp(Updater):
     rms_decay: float = 0.95
     epsilon: float = 1e-8
     state_names = ("cache",)
+    non_negative_states = ("cache",)
 
     def __post_init__(self):
         self.learning_rate = check_number(self.learning_rate, "learning_rate", "RmsProp", low=0.0)
@@ -111,6 +119,7 @@ class AdaGrad(Updater):
     learning_rate: float = 0.1
     epsilon: float = 1e-6
     state_names = ("history",)
+    non_negative_states = ("history",)
 
     def __post_init__(self):
         self.learning_rate = check_number(self.learning_rate, "learning_rate", "AdaGrad", low=0.0)
