@@ -19,7 +19,7 @@ asked for).
 import numpy as np
 
 from .._serial import ConfigBase
-from ..kernels.activations import specialize
+from ..kernels.specialize import specialize
 from ..kernels.fastmath import row_sum
 from ..registries import activation
 

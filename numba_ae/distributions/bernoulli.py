@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.activations import scalar
+from ..kernels.specialize import scalar
 from ..kernels.fastmath import fexp, flog1p, sigmoid
 from ..registries import activation_name
 from ..validation import check_choice

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.activations import scalar
+from ..kernels.specialize import scalar
 from ..registries import activation_name
 from .base import Distribution, ElementKernels, ReconstructionDistribution
 

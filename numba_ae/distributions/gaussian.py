@@ -7,7 +7,7 @@ Its per-element log-density and gradient are the latent Gaussian's
 """
 from dataclasses import dataclass
 
-from ..kernels.activations import scalar
+from ..kernels.specialize import scalar
 from ..kernels.vae import normal_logp_grad, reparam
 from ..registries import activation_name
 from .base import Distribution, ElementKernels, ReconstructionDistribution

@@ -25,24 +25,22 @@ package, so an on-disk cache could not notice when it changes).
 The scalar bodies use only ``math`` functions and the target-neutral elementary
 functions of :mod:`.fastmath`, so GPU kernels can reuse them unchanged.  Softmax is
 row-wise, not elementwise: it has hand-written array kernels with the same names.
+
+(One module for one concept: the definitions, the registry and the kernel templates
+of activations belong together; the generic compile-from-template mechanism is in
+:mod:`.specialize`.)
 """
-import hashlib
 import math
-import os
 import re
-import types as _pytypes
 
 import numpy as np
 from numba import njit
-from numba.core.dispatcher import Dispatcher
 from numba.core.registry import CPUDispatcher
 
 from .fastmath import fexp, ftanh, row_max, sigmoid, softplus
+from .specialize import JIT_OPTIONS, scalar, specialize
 
-__all__ = ["Activation", "REGISTRY", "NAMES", "get", "register", "per_activation", "specialize"]
-
-#: Keyword arguments of every kernel in the package.
-JIT_OPTIONS = {"error_model": "numpy"}
+__all__ = ["Activation", "REGISTRY", "NAMES", "get", "register", "unregister", "per_activation"]
 
 LEAKY_ALPHA = 0.01
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -51,12 +49,6 @@ _GELU_C = 0.7978845608028654      # sqrt(2 / pi)
 _GELU_K = 0.044715
 _INV_SQRT2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
-
-
-def scalar(fn):
-    """Decorator of a scalar definition: an ``@njit`` function (no cache of its own:
-    it is compiled into each kernel that uses it)."""
-    return njit(inline="always", **JIT_OPTIONS)(fn)
 
 
 # ---- built-in scalar definitions ------------------------------------------------------------
@@ -331,43 +323,6 @@ def softmax_backward(z, a, delta):
 
 
 # ---- specialisation ------------------------------------------------------------------------------
-
-def _sources(value):
-    """Source files whose code a compiled kernel embeds (for cache invalidation)."""
-    s = getattr(value, "_numba_ae_sources", None)
-    if s is not None:
-        return s
-    if isinstance(value, Dispatcher):
-        return frozenset((value.py_func.__code__.co_filename,))
-    return frozenset()
-
-
-def specialize(template, tag, bindings, cache=True):
-    """Compile ``template`` with its global names in ``bindings`` replaced.
-
-    The result is an ``@njit`` dispatcher named ``<template>__<tag>`` (with ``cache``:
-    its own on-disk cache file).  Numba's cache checks only the template's own source
-    file, so the cached name also carries a stamp of every source file the bound
-    functions come from: editing a scalar definition in another module then compiles
-    anew instead of loading a stale kernel.  The template's module globals are copied,
-    so the template itself is untouched.
-    """
-    g = dict(template.__globals__)
-    g.update(bindings)
-    sources = frozenset((template.__code__.co_filename,)).union(*(_sources(v) for v in bindings.values()))
-    name = f"{template.__name__}__{tag}"
-    qualname = f"{template.__qualname__}__{tag}"
-    if cache:
-        stamp = repr(sorted((f, os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in sources))
-        qualname += "_" + hashlib.sha1(stamp.encode()).hexdigest()[:8]
-    fn = _pytypes.FunctionType(template.__code__, g, name, template.__defaults__, template.__closure__)
-    fn.__qualname__ = qualname
-    fn.__module__ = template.__module__
-    fn.__doc__ = template.__doc__
-    k = njit(cache=cache, **JIT_OPTIONS)(fn)
-    k._numba_ae_sources = sources
-    return k
-
 
 class per_activation:
     """A kernel template compiled once per activation: ``kernel[act](...)``.

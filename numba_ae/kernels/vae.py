@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .activations import scalar
+from .specialize import scalar
 from .dense import column_sums, matmul
 from .fastmath import fexp, row_logsumexp, row_sum
 
