@@ -16,6 +16,8 @@ is ``p`` and, for two-parameter distributions, ``a[:, d:2d]`` is ``q``.  Values 
 so LLVM drops what a driver does not use (the gradient when only the log-probability is
 asked for).
 """
+import threading
+
 import numpy as np
 
 from .._serial import ConfigBase
@@ -157,14 +159,25 @@ class Distribution:
         self.conf = conf
         self.dtype = np.dtype(dtype)
         self.act = activation(conf.activation) if hasattr(conf, "activation") else None
-        self._bufs = {}
+        self._tls = threading.local()   # this thread's scratch buffers (see _buf)
 
     def _buf(self, key, shape):
-        b = self._bufs.get(key)
+        """This thread's scratch buffer ``key`` of ``shape`` (reused while the shape stays)."""
+        bufs = self._tls.__dict__
+        b = bufs.get(key)
         if b is None or b.shape != shape:
             b = np.empty(shape, dtype=self.dtype)
-            self._bufs[key] = b
+            bufs[key] = b
         return b
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_tls", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._tls = threading.local()
 
     def input_width(self, d):
         return self.conf.input_width(d)

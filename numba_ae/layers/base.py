@@ -1,5 +1,12 @@
 """Runtime layer base: parameters as views into the network's flat vectors,
-per-batch-size workspaces, and the forward/backward protocol."""
+per-thread, per-batch-size workspaces, and the forward/backward protocol.
+
+Inference (``forward`` with ``training=False`` and the layers' scoring and sampling
+methods) may run in several threads at once: every thread gets its own workspaces.
+Training (``backward``, ``pretrain_step``) is single-threaded: it keeps the last
+forward pass's buffers on the layer.
+"""
+import threading
 from collections import OrderedDict
 from types import SimpleNamespace
 
@@ -37,7 +44,7 @@ class Layer:
         self.dtype = net_conf.np_dtype
         self.params = {}
         self.grads = {}
-        self._ws = OrderedDict()
+        self._tls = threading.local()   # this thread's workspaces: see _workspace
         self._dummy = np.empty((0, 0), dtype=self.dtype)
         self._rng_source = None
 
@@ -69,15 +76,37 @@ class Layer:
 
     # ---- workspaces --------------------------------------------------------------------------
     def _workspace(self, n, key="fwd"):
-        """Buffers for minibatch size ``n`` (cached; the oldest sizes are evicted)."""
+        """This thread's buffers for minibatch size ``n`` (cached per thread; the oldest
+        sizes are evicted; a thread's buffers go when the thread ends)."""
+        cache = getattr(self._tls, "ws", None)
+        if cache is None:
+            cache = self._tls.ws = OrderedDict()
         k = (key, n)
-        ws = self._ws.get(k)
+        ws = cache.get(k)
         if ws is None:
             ws = SimpleNamespace(**self._allocate(n, key))
-            self._ws[k] = ws
-            while len(self._ws) > self.max_workspaces * 2:
-                self._ws.popitem(last=False)
+            cache[k] = ws
+            while len(cache) > self.max_workspaces * 2:
+                cache.popitem(last=False)
         return ws
+
+    # The last forward pass's input and workspace (read by backward / example_scores),
+    # per thread like the workspaces themselves.
+    @property
+    def _x(self):
+        return self._tls.x
+
+    @_x.setter
+    def _x(self, value):
+        self._tls.x = value
+
+    @property
+    def _last(self):
+        return self._tls.last
+
+    @_last.setter
+    def _last(self, value):
+        self._tls.last = value
 
     def _allocate(self, n, key):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -102,6 +131,17 @@ class Layer:
 
     def pretrain_step(self, x, rng):  # pragma: no cover - only pretrainable layers
         raise TypeError(f"layer {self.index} ({type(self.conf).__name__}) is not pretrainable")
+
+    # ---- copies -------------------------------------------------------------------------------
+    def __getstate__(self):
+        # workspaces and the last forward pass are scratch: not part of a copy
+        state = self.__dict__.copy()
+        state.pop("_tls", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._tls = threading.local()
 
     def __repr__(self):
         return f"{type(self).__name__}(index={self.index}, n_in={self.n_in}, n_out={self.n_out})"
