@@ -14,7 +14,7 @@ from .iterators import (
 )
 from .mnist import load_mnist, mnist_arrays, one_hot
 from .normalizers import DataNormalizer, NormalizerMinMaxScaler, NormalizerStandardize, normalizer_from_state
-from .validation import check_features, check_labels
+from .validation import check_features, check_labels, check_loss_targets
 
 __all__ = [
     "DataSet",
@@ -27,6 +27,7 @@ __all__ = [
     "one_hot",
     "check_features",
     "check_labels",
+    "check_loss_targets",
     "DataNormalizer",
     "NormalizerStandardize",
     "NormalizerMinMaxScaler",

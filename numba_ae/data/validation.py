@@ -266,3 +266,32 @@ def check_labels(y, n_examples, name="labels", n_out=None, dtype=None, *,
                 f"layer expects n_out={n_out}"
             )
     return _finalize(arr, name, dtype)
+
+
+#: Losses whose targets must be probabilities; the last two also need rows summing to 1.
+_PROBABILITY_LOSSES = ("xent", "mcxent", "negativeloglikelihood")
+
+
+def check_loss_targets(y, loss, name="labels", owner=None):
+    """Raise ``ValueError`` when targets ``y`` [n, k] are outside the domain of ``loss``.
+
+    ``xent`` (binary cross-entropy) needs targets in [0, 1]; ``mcxent`` and
+    ``negativeloglikelihood`` need rows of probabilities: values in [0, 1] and each row
+    summing to 1 (within 1e-4).  Other losses accept any finite targets.  Outside their
+    domain these losses have no minimum at the targets, so training would drive the score
+    to meaningless negative values instead of failing.
+    """
+    if loss not in _PROBABILITY_LOSSES or y.size == 0:
+        return
+    where = f"{owner}: " if owner else ""
+    lo, hi = float(np.min(y)), float(np.max(y))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"{where}'{name}' must lie in [0, 1] for the {loss!r} loss; got values in "
+                         f"[{lo:g}, {hi:g}]")
+    if loss != "xent":
+        sums = np.sum(y, axis=1, dtype=np.float64)
+        bad = np.abs(sums - 1.0) > 1e-4
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{where}each row of '{name}' must sum to 1 for the {loss!r} loss (one-hot or "
+                             f"probabilities); row {i} sums to {sums[i]:g}")

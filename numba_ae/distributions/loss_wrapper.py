@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data import check_loss_targets
 from ..kernels import losses as kl
 from ..registries import activation_name, loss_code, loss_name
 from .base import Distribution, ReconstructionDistribution
@@ -33,6 +34,9 @@ class LossWrapper(Distribution):
     def __init__(self, conf, dtype):
         super().__init__(conf, dtype)
         self.loss_code = loss_code(conf.loss)
+
+    def check_data(self, x, name="x"):
+        check_loss_targets(x, self.conf.loss, name, f"LossFunctionWrapper(loss={self.conf.loss!r})")
 
     def nll_and_grad(self, x, pre, scale, out, dpre):
         a = self._params(pre)

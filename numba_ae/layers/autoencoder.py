@@ -1,6 +1,7 @@
 """Denoising AutoEncoder layer (tied weights)."""
 import numpy as np
 
+from ..data import check_loss_targets
 from ..kernels import corruption as kc
 from ..kernels import dense as kd
 from ..kernels import losses as kl
@@ -25,6 +26,7 @@ class AutoEncoder(DenseLayer):
         self.corruption_level = conf.corruption_level
         self._threshold = kc.bits_threshold(conf.corruption_level)
         self.sparsity = conf.sparsity
+        self.loss = conf.loss
         self.loss_code = loss_code(conf.loss)
 
     def param_specs(self):
@@ -73,6 +75,7 @@ class AutoEncoder(DenseLayer):
         u : optional [n, n_in] uniform draws fixing the mask (value zeroed where ``u < level``).
         """
         x = np.ascontiguousarray(x, dtype=self.dtype)  # no copy for the network's own batches
+        self.check_targets(x)
         if u is not None:
             u = np.ascontiguousarray(u, dtype=self.dtype)
         n = x.shape[0]
@@ -100,8 +103,14 @@ class AutoEncoder(DenseLayer):
                                           self.grads["W"], self.grads["b"], self.grads["vb"])
         return score
 
+    def check_targets(self, x, name="features"):
+        """Raise ``ValueError`` when the data (the reconstruction targets) are outside the
+        loss's domain (``xent`` needs values in [0, 1])."""
+        check_loss_targets(x, self.loss, name, f"layer {self.index} (AutoEncoder, loss={self.loss!r})")
+
     def example_scores_unsupervised(self, x, rng=None):
         """Per-example pretrain objective without corruption: ``loss(r, x) + sparsity * sum|h|`` [n]."""
+        self.check_targets(x)
         n = x.shape[0]
         h, z, r = self._reconstruct(x)
         s = np.empty(n, dtype=self.dtype)

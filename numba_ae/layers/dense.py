@@ -1,6 +1,7 @@
 """Dense and Output layers."""
 import numpy as np
 
+from ..data import check_loss_targets
 from ..kernels import dense as kd
 from ..kernels import losses as kl
 from ..registries import loss_code
@@ -49,14 +50,21 @@ class OutputLayer(DenseLayer):
         self._x, self._last = x, ws
         return ws.a
 
+    def check_targets(self, y, name="labels"):
+        """Raise ``ValueError`` when ``y`` is outside the loss's domain (e.g. ``xent`` labels
+        outside [0, 1], ``mcxent`` rows not summing to 1)."""
+        check_loss_targets(y, self.loss, name, f"layer {self.index} (OutputLayer, loss={self.loss!r})")
+
     def example_scores(self, y):
         """Per-example loss [n] of the last forward pass against labels ``y``."""
+        self.check_targets(y)
         ws = self._last
         kl.loss_score[self.act](y, ws.a, ws.z, self.loss_code, ws.scores)
         return ws.scores
 
     def backward_from_labels(self, y, need_dx):
         """Gradients of the minibatch-mean loss; returns dLoss/dx (or None)."""
+        self.check_targets(y)
         ws = self._last
         kl.loss_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0], ws.delta)
         return self._affine_backward(ws, need_dx)
@@ -64,6 +72,7 @@ class OutputLayer(DenseLayer):
     def score_and_backward(self, y, need_dx):
         """:meth:`example_scores` and :meth:`backward_from_labels` in one pass over the
         output (a training step needs both); returns ``(scores [n], dLoss/dx or None)``."""
+        self.check_targets(y)
         ws = self._last
         kl.loss_score_and_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0],
                                          ws.scores, ws.delta)

@@ -304,6 +304,7 @@ class VariationalAutoencoder(Layer):
                              "this layer has a probabilistic reconstruction distribution "
                              "(use reconstruction_log_probability)")
         x = self._check_x(x)
+        self.distribution.check_data(x, "x")
         mean = self.forward(x).copy()
         out = np.empty(x.shape[0], dtype=self.dtype)
         self.distribution.nll(x, self._pre_given_z(mean), out)
