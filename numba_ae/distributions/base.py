@@ -16,12 +16,15 @@ is ``p`` and, for two-parameter distributions, ``a[:, d:2d]`` is ``q``.  Values 
 so LLVM drops what a driver does not use (the gradient when only the log-probability is
 asked for).
 """
+import math
 import threading
 
 import numpy as np
 
 from .._serial import ConfigBase
-from ..kernels.specialize import specialize
+from numba import njit
+
+from ..kernels.specialize import JIT_OPTIONS, specialize
 from ..kernels.fastmath import row_sum
 from ..registries import activation
 
@@ -59,6 +62,38 @@ _mean = _sample = _elem
 _TWO = False
 
 
+def _elem_at(x, a, i, j, d, sc):
+    """The element of row ``i``, column ``j`` (``q`` from the second half for two-parameter
+    distributions)."""
+    if _TWO:
+        return _elem(x[i, j], a[i, j], a[i, d + j], sc)
+    return _elem(x[i, j], a[i, j], a[i, j], sc)
+
+
+def _elem_wide(x, a, i, j, d, sc):
+    """:func:`_elem_at` in float64 (for rows whose float32 results over- or underflowed)."""
+    f = np.float64
+    if _TWO:
+        return _elem(f(x[i, j]), f(a[i, j]), f(a[i, d + j]), f(sc))
+    return _elem(f(x[i, j]), f(a[i, j]), f(a[i, j]), f(sc))
+
+
+@njit(**JIT_OPTIONS)
+def _row_finite(g, i):
+    """Whether row ``i`` of ``g`` holds no inf or NaN (vectorisable: ``v - v`` is 0 exactly
+    for finite ``v``)."""
+    bad = 0.0
+    for j in range(g.shape[1]):
+        v = g[i, j]
+        bad += np.float64(v - v)
+    return bad == 0.0
+
+
+# Every driver computes a row in the arrays' dtype; a row with a non-finite result is
+# recomputed in float64 (where float32 exp(+-logit) overflowed although the true value is
+# finite), so the stored result is the correctly rounded one: finite, or +-inf only where
+# the true value lies beyond the dtype's range.
+
 def log_prob(x, a, out):
     """``out[i] = sum_j log p(x_ij | a_i)`` (float64 row sums); ``x`` [n, d], ``a`` [n, d or 2d]."""
     n, d = x.shape
@@ -66,11 +101,12 @@ def log_prob(x, a, out):
     terms = np.empty(d, dtype=np.float64)
     for i in range(n):
         for j in range(d):
-            if _TWO:
-                terms[j] = _elem(x[i, j], a[i, j], a[i, d + j], one)[0]
-            else:
-                terms[j] = _elem(x[i, j], a[i, j], a[i, j], one)[0]
+            terms[j] = _elem_at(x, a, i, j, d, one)[0]
         out[i] = row_sum(terms)
+        if not math.isfinite(out[i]):
+            for j in range(d):
+                terms[j] = _elem_wide(x, a, i, j, d, 1.0)[0]
+            out[i] = row_sum(terms)
 
 
 def nll_grad(x, a, scale, grad):
@@ -79,12 +115,16 @@ def nll_grad(x, a, scale, grad):
     sc = a.dtype.type(scale)
     for i in range(n):
         for j in range(d):
+            _, gp, gq = _elem_at(x, a, i, j, d, sc)
+            grad[i, j] = gp
             if _TWO:
-                _, gp, gq = _elem(x[i, j], a[i, j], a[i, d + j], sc)
-                grad[i, j] = gp
                 grad[i, d + j] = gq
-            else:
-                grad[i, j] = _elem(x[i, j], a[i, j], a[i, j], sc)[1]
+        if not _row_finite(grad, i):
+            for j in range(d):
+                _, gp, gq = _elem_wide(x, a, i, j, d, scale)
+                grad[i, j] = gp
+                if _TWO:
+                    grad[i, d + j] = gq
 
 
 def log_prob_and_grad(x, a, scale, out, grad):
@@ -95,14 +135,20 @@ def log_prob_and_grad(x, a, scale, out, grad):
     terms = np.empty(d, dtype=np.float64)
     for i in range(n):
         for j in range(d):
-            if _TWO:
-                lp, gp, gq = _elem(x[i, j], a[i, j], a[i, d + j], sc)
-                grad[i, d + j] = gq
-            else:
-                lp, gp, gq = _elem(x[i, j], a[i, j], a[i, j], sc)
+            lp, gp, gq = _elem_at(x, a, i, j, d, sc)
             terms[j] = lp
             grad[i, j] = gp
+            if _TWO:
+                grad[i, d + j] = gq
         out[i] = row_sum(terms)
+        if not (math.isfinite(out[i]) and _row_finite(grad, i)):
+            for j in range(d):
+                lp, gp, gq = _elem_wide(x, a, i, j, d, scale)
+                terms[j] = lp
+                grad[i, j] = gp
+                if _TWO:
+                    grad[i, d + j] = gq
+            out[i] = row_sum(terms)
 
 
 def mean(a, out):
@@ -136,6 +182,8 @@ class ElementKernels:
 
     def __init__(self, tag, element, mean_fn, sample_fn, two_params=False):
         b = {"_elem": element, "_mean": mean_fn, "_sample": sample_fn, "_TWO": bool(two_params)}
+        b["_elem_at"] = specialize(_elem_at, tag, b, inline=True)
+        b["_elem_wide"] = specialize(_elem_wide, tag, b, inline=True)
         self.tag = tag
         self.two_params = bool(two_params)
         for t in (log_prob, nll_grad, log_prob_and_grad, mean, sample):

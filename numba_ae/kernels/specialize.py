@@ -37,7 +37,7 @@ def _sources(value):
     return frozenset()
 
 
-def specialize(template, tag, bindings, cache=True):
+def specialize(template, tag, bindings, cache=True, inline=False):
     """Compile ``template`` with its global names in ``bindings`` replaced.
 
     The result is an ``@njit`` dispatcher named ``<template>__<tag>`` (with ``cache``:
@@ -45,7 +45,9 @@ def specialize(template, tag, bindings, cache=True):
     file, so the cached name also carries a stamp of every source file the bound
     functions come from: editing a scalar definition in another module then compiles
     anew instead of loading a stale kernel.  The template's module globals are copied,
-    so the template itself is untouched.
+    so the template itself is untouched.  ``inline=True`` makes a helper template that
+    other templates call: inlined at Numba-IR level into them (as :func:`scalar`), not
+    cached on its own.
     """
     g = dict(template.__globals__)
     g.update(bindings)
@@ -59,6 +61,6 @@ def specialize(template, tag, bindings, cache=True):
     fn.__qualname__ = qualname
     fn.__module__ = template.__module__
     fn.__doc__ = template.__doc__
-    k = njit(cache=cache, **JIT_OPTIONS)(fn)
+    k = njit(inline="always", **JIT_OPTIONS)(fn) if inline else njit(cache=cache, **JIT_OPTIONS)(fn)
     k._numba_ae_sources = sources
     return k

@@ -21,11 +21,14 @@ HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 def normal_logp_grad(x, mean, logvar, sc):
     """``(log N(x; mean, exp(logvar)), sc * d(-log N)/d mean, sc * d(-log N)/d logvar)`` of one
     element, in the arguments' dtype (``sc`` of that dtype too).  Shares one
-    ``exp(-logvar)`` between the value and both derivatives."""
+    ``exp(-logvar)`` between the value and both derivatives.  Where ``exp(-logvar)``
+    overflows the dtype the results are +-inf; the array kernels then redo the row in
+    float64 (see :mod:`numba_ae.distributions.base`)."""
     t = type(mean)
     h = t(0.5)
     r = x - mean
-    rv = r * fexp(-logvar)
+    # r = 0 with exp(-logvar) = inf (logvar -> -inf): the term is 0, not 0 * inf = NaN
+    rv = r * fexp(-logvar) if r != t(0.0) else t(0.0)
     return -t(HALF_LOG_2PI) - h * logvar - h * r * rv, -rv * sc, h * sc - h * sc * r * rv
 
 
@@ -102,7 +105,8 @@ def std_normal_log_density(z, out):
 
 @njit(cache=True, error_model="numpy")
 def kl_normal(mean, logvar, out):
-    """KL divergence of a diagonal Gaussian from the standard normal, per row (float64):
+    """KL divergence of a diagonal Gaussian from the standard normal, per row (float64 sums;
+    a row whose float32 ``exp(logvar)`` overflowed is redone in float64):
     ``out[i] = 0.5 sum_j (exp(logvar_ij) + mean_ij^2 - 1 - logvar_ij)``.
 
     Parameters
@@ -116,6 +120,12 @@ def kl_normal(mean, logvar, out):
             m = float(mean[i, j])
             lv = float(logvar[i, j])
             acc += math.exp(lv) + m * m - 1.0 - lv
+        if not math.isfinite(acc):   # a float32 exp(logvar) overflowed: redo the row in float64
+            acc = 0.0
+            for j in range(k):
+                m = np.float64(mean[i, j])
+                lv = np.float64(logvar[i, j])
+                acc += math.exp(lv) + m * m - 1.0 - lv
         out[i] = 0.5 * acc
 
 
@@ -132,7 +142,10 @@ def kl_normal_grad(mean, logvar, scale, grad_mean, grad_logvar):
     for i in range(n):
         for j in range(k):
             grad_mean[i, j] = float(mean[i, j]) * scale
-            grad_logvar[i, j] = 0.5 * math.expm1(float(logvar[i, j])) * scale
+            g = 0.5 * math.expm1(float(logvar[i, j])) * scale
+            if not math.isfinite(g):   # float32 expm1 overflowed: float64
+                g = 0.5 * math.expm1(np.float64(logvar[i, j])) * scale
+            grad_logvar[i, j] = g
 
 
 @njit(cache=True, error_model="numpy")
