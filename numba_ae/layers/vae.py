@@ -13,6 +13,8 @@ into one ``[L*n, k]`` batch so the decoder runs as single GEMMs.  In the
 network's supervised pass the layer is its encoder: output = latent mean,
 backprop through the encoder and pZXMean only.
 """
+import copy
+
 import numpy as np
 
 from ..data import check_features
@@ -251,17 +253,22 @@ class VariationalAutoencoder(Layer):
         x = self._check_x(x)
         self.distribution.check_data(x, "x")
         rng = self._rng(rng)
-        n, k = x.shape[0], self.n_out
+        eps = rng.standard_normal((num_samples, x.shape[0], self.n_out), dtype=self.dtype)
+        out = self._log_probs_given_eps(x, eps, with_prior)
+        return self._redo_non_finite_in_float64(
+            out, x, eps, lambda layer, xb, eb: layer._log_probs_given_eps(xb, eb, with_prior))
+
+    def _log_probs_given_eps(self, x, eps, with_prior):
+        """:meth:`_sample_log_probs` for the standard-normal draws ``eps`` [num_samples, n, k]."""
+        n = x.shape[0]
         ws = SimpleWs(self, n)
         self._posterior(x, ws)
-        out = np.empty((num_samples, n), dtype=np.float64)
-        eps = self._empty(n, k)
-        z = self._empty(n, k)
+        out = np.empty((eps.shape[0], n), dtype=np.float64)
+        z = self._empty(n, self.n_out)
         nll = np.empty(n, dtype=self.dtype)
         dens = np.empty(n, dtype=self.dtype)
-        for s in range(num_samples):
-            rng.standard_normal(out=eps, dtype=self.dtype)
-            kv.reparameterize(ws.mean, ws.logvar, eps, z)
+        for s in range(eps.shape[0]):
+            kv.reparameterize(ws.mean, ws.logvar, eps[s], z)
             self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
             out[s] = -nll
             if with_prior:
@@ -270,6 +277,31 @@ class VariationalAutoencoder(Layer):
                 kv.normal_log_density(z, ws.mean, ws.logvar, dens)
                 out[s] -= dens
         return out
+
+    def _redo_non_finite_in_float64(self, out, x, eps, compute):
+        """Examples (last axis of ``out``) whose float32 result is inf or NaN, recomputed by
+        ``compute(layer, x_rows, eps_rows)`` on a float64 copy of this layer with the same
+        draws: a posterior log-variance past ~177 makes ``exp(logvar / 2)`` overflow
+        float32, and the decoder then turns the infinite z into NaN, where in float64 the
+        result is a finite number (or the right +-inf)."""
+        bad = ~np.isfinite(out)
+        if out.ndim == 2:
+            bad = bad.any(axis=0)
+        if self.dtype == np.float64 or not bad.any():
+            return out
+        wide = self._float64_copy()
+        out[..., bad] = compute(wide, x[bad].astype(np.float64), eps[:, bad].astype(np.float64))
+        return out
+
+    def _float64_copy(self):
+        """An inference-only float64 copy of this layer (parameters cast, not shared)."""
+        wide = copy.copy(self)
+        wide.dtype = np.dtype(np.float64)
+        wide.params = {k: v.astype(np.float64) for k, v in self.params.items()}
+        wide.grads = {}
+        wide.distribution = build_distribution(self.conf.distribution, np.float64)
+        wide._dummy = np.empty((0, 0))
+        return wide
 
     def reconstruction_log_probability(self, x, num_samples=1, estimator="mean_log", rng=None):
         """Per-example reconstruction log-probability [n] (float64).
@@ -313,20 +345,24 @@ class VariationalAutoencoder(Layer):
     def example_scores_unsupervised(self, x, rng=None):
         """Per-example negative ELBO [n]: KL - mean_over_samples log p(x|z)."""
         self.distribution.check_data(x, "x")
+        rng = self._rng(rng)
+        eps = rng.standard_normal((self.num_samples, x.shape[0], self.n_out), dtype=self.dtype)
+        return self._redo_non_finite_in_float64(self._neg_elbo_given_eps(x, eps), x, eps,
+                                                lambda layer, xb, eb: layer._neg_elbo_given_eps(xb, eb))
+
+    def _neg_elbo_given_eps(self, x, eps):
+        """:meth:`example_scores_unsupervised` for the draws ``eps`` [num_samples, n, k]."""
         n = x.shape[0]
         ws = SimpleWs(self, n)
         self._posterior(x, ws)
         kl = np.empty(n, dtype=self.dtype)
         kv.kl_normal(ws.mean, ws.logvar, kl)
-        rng = self._rng(rng)
-        L = self.num_samples
-        eps = self._empty(n, self.n_out)
+        L = eps.shape[0]
         z = self._empty(n, self.n_out)
         nll = np.empty(n, dtype=self.dtype)
         total = kl.astype(np.float64)
-        for _ in range(L):
-            rng.standard_normal(out=eps, dtype=self.dtype)
-            kv.reparameterize(ws.mean, ws.logvar, eps, z)
+        for s in range(L):
+            kv.reparameterize(ws.mean, ws.logvar, eps[s], z)
             self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
             total += nll / L
         return total
