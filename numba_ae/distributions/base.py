@@ -17,10 +17,10 @@ so LLVM drops what a driver does not use (the gradient when only the log-probabi
 asked for).
 """
 import math
-import threading
 
 import numpy as np
 
+from .._scratch import PerThreadScratch
 from .._serial import ConfigBase
 from numba import njit
 
@@ -195,7 +195,7 @@ class ElementKernels:
 
 # ============================================================================ runtime base
 
-class Distribution:
+class Distribution(PerThreadScratch):
     """Base runtime distribution: maps the decoder's pre-output ``pre`` [n, input_width]
     to per-example negative log-likelihoods, their gradients w.r.t. ``pre``, the mean and
     samples.  Subclasses set ``kernels`` (an :class:`ElementKernels`) or override the
@@ -207,7 +207,7 @@ class Distribution:
         self.conf = conf
         self.dtype = np.dtype(dtype)
         self.act = activation(conf.activation) if hasattr(conf, "activation") else None
-        self._tls = threading.local()   # this thread's scratch buffers (see _buf)
+        self._init_scratch()   # this thread's scratch buffers (see _buf)
 
     def _buf(self, key, shape):
         """This thread's scratch buffer ``key`` of ``shape`` (reused while the shape stays)."""
@@ -218,14 +218,6 @@ class Distribution:
             bufs[key] = b
         return b
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_tls", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._tls = threading.local()
 
     def input_width(self, d):
         return self.conf.input_width(d)

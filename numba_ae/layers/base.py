@@ -6,19 +6,19 @@ methods) may run in several threads at once: every thread gets its own workspace
 Training (``backward``, ``pretrain_step``) is single-threaded: it keeps the last
 forward pass's buffers on the layer.
 """
-import threading
 from collections import OrderedDict
 from types import SimpleNamespace
 
 import numpy as np
 
+from .._scratch import PerThreadScratch
 from ..registries import activation
 from ..weight_init import init_weights
 
 _EMPTY = {}
 
 
-class Layer:
+class Layer(PerThreadScratch):
     """A layer instance built from a layer config inside a network.
 
     Attributes
@@ -44,7 +44,7 @@ class Layer:
         self.dtype = net_conf.np_dtype
         self.params = {}
         self.grads = {}
-        self._tls = threading.local()   # this thread's workspaces: see _workspace
+        self._init_scratch()   # this thread's workspaces: see _workspace
         self._dummy = np.empty((0, 0), dtype=self.dtype)
         self._rng_source = None
 
@@ -131,17 +131,6 @@ class Layer:
 
     def pretrain_step(self, x, rng):  # pragma: no cover - only pretrainable layers
         raise TypeError(f"layer {self.index} ({type(self.conf).__name__}) is not pretrainable")
-
-    # ---- copies -------------------------------------------------------------------------------
-    def __getstate__(self):
-        # workspaces and the last forward pass are scratch: not part of a copy
-        state = self.__dict__.copy()
-        state.pop("_tls", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._tls = threading.local()
 
     def __repr__(self):
         return f"{type(self).__name__}(index={self.index}, n_in={self.n_in}, n_out={self.n_out})"
