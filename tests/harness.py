@@ -1,6 +1,9 @@
-"""The shared test harness: one finite-difference gradient checker, one small-network
-builder, fixed-noise pretrain objectives, and ``check_layer`` / ``check_distribution``
-that run the standard checks on any layer or reconstruction-distribution config.
+"""The shared test harness: one central difference (:func:`central_difference`; the
+gradient forms :func:`fd_grad`, :func:`fd_grad_inplace`, :func:`fd_grad_rows` and
+:func:`fd_directional` are built on it), one small-network builder (:func:`make_net`),
+fixed-noise pretrain objectives, and ``check_layer`` / ``check_distribution`` that run
+the standard checks on any layer or reconstruction-distribution config.  The pass rule
+is ``reference.assert_grad_close``.
 
 Tests that add a registry entry (an activation, a distribution) get the whole set of
 checks by parametrizing over the registry and calling these functions.
