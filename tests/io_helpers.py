@@ -1,7 +1,8 @@
 """Shared helpers of the ``tests/test_io_*.py`` files (networks, data, bitwise comparison)."""
 import numpy as np
 
-from numba_ae import Adam, AutoEncoder, MultiLayerNetwork, NeuralNetConfiguration, OutputLayer
+from harness import make_net
+from numba_ae import Adam, AutoEncoder, OutputLayer
 
 
 def bits(a):
@@ -28,10 +29,9 @@ def assert_same_net(a, b, x, y=None):
 
 
 def small_net(dtype="float32", updater=None, seed=3, corruption=0.3):
-    conf = NeuralNetConfiguration(seed=seed, dtype=dtype, updater=updater or Adam(1e-2), layers=[
-        AutoEncoder(n_in=5, n_out=4, corruption_level=corruption, activation="tanh"),
-        OutputLayer(n_out=3, activation="softmax", loss="mcxent")])
-    return MultiLayerNetwork(conf).init()
+    return make_net([AutoEncoder(n_in=5, n_out=4, corruption_level=corruption, activation="tanh"),
+                     OutputLayer(n_out=3, activation="softmax", loss="mcxent")],
+                    seed=seed, dtype=dtype, updater=updater or Adam(1e-2))
 
 
 def data(n=6, n_in=5, n_out=3, dtype=np.float32, seed=0):

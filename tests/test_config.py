@@ -14,7 +14,6 @@ from numba_ae import (
     BernoulliReconstructionDistribution,
     CompositeReconstructionDistribution,
     DenseLayer,
-    ExponentialReconstructionDistribution,
     GaussianReconstructionDistribution,
     LossFunctionWrapper,
     Nesterovs,
@@ -25,115 +24,10 @@ from numba_ae import (
     VariationalAutoencoder,
 )
 from numba_ae._serial import deserialize, serialize
-from numba_ae.registries import ACTIVATIONS, LOSSES
-from numba_ae.weight_init import WEIGHT_INITS
+from strategies import distributions, network_configs, updaters
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-ACT_NAMES = sorted(ACTIVATIONS)
-LOSS_NAMES = sorted(LOSSES)
-
-
-def finite(lo, hi, **kw):
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, **kw)
-
-
-# ============================================================================ strategies
-
-sizes = st.integers(1, 12)
-activations = st.sampled_from(ACT_NAMES + ["LINEAR", "ReLU", "leaky_relu", "logistic"])
-losses = st.sampled_from(LOSS_NAMES + ["MSE", "nll", "binary_crossentropy"])
-lrs = finite(0.0, 10.0)
-epsilons = finite(1e-12, 1.0)
-
-updaters = st.one_of(
-    st.builds(Sgd, learning_rate=lrs),
-    st.builds(Adam, learning_rate=lrs, beta1=finite(0.0, 1.0, exclude_max=True),
-              beta2=finite(0.0, 1.0, exclude_max=True), epsilon=epsilons),
-    st.builds(Nesterovs, learning_rate=lrs, momentum=finite(0.0, 1.0, exclude_max=True)),
-    st.builds(RmsProp, learning_rate=lrs, rms_decay=finite(0.0, 1.0), epsilon=epsilons),
-    st.builds(AdaGrad, learning_rate=lrs, epsilon=epsilons),
-    st.sampled_from(["sgd", "adam", "nesterovs", "rmsprop", "adagrad"]),
-)
-
-reg = st.one_of(st.none(), finite(0.0, 1.0), st.integers(0, 3))
-
-
-def common_fields():
-    return st.fixed_dictionaries({
-        "activation": st.one_of(st.none(), activations),
-        "weight_init": st.one_of(st.none(), st.sampled_from(list(WEIGHT_INITS) + ["XAVIER"])),
-        "updater": st.one_of(st.none(), updaters),
-        "l1": reg, "l2": reg, "l1_bias": reg, "l2_bias": reg,
-        "name": st.one_of(st.none(), st.text(max_size=8)),
-    })
-
-
-leaf_distributions = st.one_of(
-    st.builds(GaussianReconstructionDistribution, activation=activations),
-    st.builds(BernoulliReconstructionDistribution, activation=st.sampled_from(["sigmoid", "hardsigmoid"])),
-    st.builds(ExponentialReconstructionDistribution, activation=activations),
-    st.builds(LossFunctionWrapper, activation=activations, loss=losses),
-)
-
-
-@st.composite
-def distributions_for(draw, n_data):
-    """A reconstruction distribution for ``n_data`` columns (composites sum to it)."""
-    if n_data >= 2 and draw(st.booleans()):
-        cuts = sorted(draw(st.sets(st.integers(1, n_data - 1), min_size=1, max_size=min(3, n_data - 1))))
-        bounds = [0] + cuts + [n_data]
-        parts = [(bounds[i + 1] - bounds[i], draw(leaf_distributions)) for i in range(len(bounds) - 1)]
-        return CompositeReconstructionDistribution(parts)
-    return draw(leaf_distributions)
-
-
-@st.composite
-def layer_config(draw, kind, n_in, n_in_effective, n_out):
-    kw = draw(common_fields())
-    kw.update(n_in=n_in, n_out=n_out)
-    if kind == "dense":
-        return DenseLayer(**kw)
-    if kind == "output":
-        return OutputLayer(loss=draw(losses), **kw)
-    if kind == "autoencoder":
-        return AutoEncoder(corruption_level=draw(finite(0.0, 1.0)), sparsity=draw(finite(0.0, 5.0)),
-                           loss=draw(losses), **kw)
-    assert kind == "vae"
-    enc = draw(st.lists(sizes, min_size=1, max_size=3))
-    dec = draw(st.lists(sizes, min_size=1, max_size=3))
-    if draw(st.booleans()):
-        kw["reconstruction_distribution"] = draw(distributions_for(n_in_effective))
-    else:
-        kw["loss_function"] = draw(st.builds(LossFunctionWrapper, activation=activations, loss=losses))
-    return VariationalAutoencoder(
-        encoder_layer_sizes=draw(st.sampled_from([tuple(enc), list(enc), enc[0]])),
-        decoder_layer_sizes=tuple(dec), pzx_activation=draw(activations),
-        num_samples=draw(st.integers(1, 4)), **kw)
-
-
-@st.composite
-def network_configs(draw):
-    n_layers = draw(st.integers(1, 4))
-    prev = draw(sizes)
-    layers = []
-    for i in range(n_layers):
-        last = i == n_layers - 1
-        kind = draw(st.sampled_from(["dense", "autoencoder", "vae"] + (["output"] if last else [])))
-        n_in = prev if i == 0 else draw(st.sampled_from([None, prev]))
-        n_out = draw(sizes)
-        layers.append(draw(layer_config(kind, n_in, prev, n_out)))
-        prev = n_out
-    return NeuralNetConfiguration(
-        layers=draw(st.sampled_from([layers, tuple(layers)])),
-        seed=draw(st.one_of(st.none(), st.integers(0, 2 ** 64))),
-        updater=draw(updaters),
-        weight_init=draw(st.sampled_from(WEIGHT_INITS)),
-        activation=draw(activations),
-        l1=draw(finite(0.0, 1.0)), l2=draw(finite(0.0, 1.0)),
-        l1_bias=draw(finite(0.0, 1.0)), l2_bias=draw(finite(0.0, 1.0)),
-        dtype=draw(st.sampled_from(["float32", "float64"])),
-    )
 
 
 # ============================================================================ round trips
@@ -180,7 +74,7 @@ def test_network_config_round_trips_exactly(conf):
 
 
 @SETTINGS
-@given(u=updaters)
+@given(u=updaters())
 def test_updater_round_trips(u):
     if isinstance(u, str):
         u = {"sgd": Sgd, "adam": Adam, "nesterovs": Nesterovs, "rmsprop": RmsProp, "adagrad": AdaGrad}[u]()
@@ -190,7 +84,7 @@ def test_updater_round_trips(u):
 @SETTINGS
 @given(data=st.data(), n=st.integers(1, 10))
 def test_distribution_round_trips(data, n):
-    dist = data.draw(distributions_for(n))
+    dist = data.draw(distributions(n))
     back = assert_round_trips(dist)
     if isinstance(dist, CompositeReconstructionDistribution):
         assert back.data_width() == n

@@ -16,111 +16,28 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from numba_ae import (
-    AdaGrad,
     Adam,
     AutoEncoder,
     BernoulliReconstructionDistribution,
     CompositeReconstructionDistribution,
-    DenseLayer,
     ExponentialReconstructionDistribution,
     GaussianReconstructionDistribution,
     LossFunctionWrapper,
     MultiLayerNetwork,
     NeuralNetConfiguration,
-    Nesterovs,
     OutputLayer,
     RmsProp,
-    Sgd,
     VariationalAutoencoder,
 )
 from numba_ae.data import NormalizerStandardize
 from numba_ae.io import FORMAT, FORMAT_VERSION, load_model, save_model
 
+from strategies import network_configs
 from io_helpers import assert_same_net, bits, data, small_net, trained_small
 
 
 HSET = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
-
-
-# ============================================================================ hypothesis networks
-
-# small learning rates: two steps must not diverge (a VAE with identity activations is touchy)
-UPDATERS = st.one_of(
-    st.builds(Sgd, learning_rate=st.floats(1e-3, 0.05)),
-    st.builds(Adam, learning_rate=st.floats(1e-3, 0.01), beta1=st.floats(0.5, 0.95),
-              beta2=st.floats(0.9, 0.9999)),
-    st.builds(Nesterovs, learning_rate=st.floats(1e-3, 0.05), momentum=st.floats(0.0, 0.95)),
-    st.builds(RmsProp, learning_rate=st.floats(1e-3, 0.01), rms_decay=st.floats(0.5, 0.99)),
-    st.builds(AdaGrad, learning_rate=st.floats(1e-3, 0.05)),
-)
-ACTS = st.sampled_from(["sigmoid", "tanh", "relu", "identity", "softplus"])
-
-
-@st.composite
-def distributions(draw, n_in, bounded_input):
-    """A VAE reconstruction model for ``n_in`` columns; support-restricted ones only
-    when the input lies in [0, 1]."""
-    kinds = ["gaussian", "loss"] + (["bernoulli", "exponential", "composite"] if bounded_input else [])
-    kind = draw(st.sampled_from(kinds))
-    if kind == "gaussian":
-        return {"reconstruction_distribution":
-                GaussianReconstructionDistribution(draw(st.sampled_from(["identity", "tanh"])))}
-    if kind == "loss":
-        return {"loss_function": LossFunctionWrapper(draw(st.sampled_from(["sigmoid", "identity"])), "mse")}
-    if kind == "bernoulli":
-        return {"reconstruction_distribution": BernoulliReconstructionDistribution()}
-    if kind == "exponential":
-        return {"reconstruction_distribution": ExponentialReconstructionDistribution()}
-    if n_in == 1:
-        return {"reconstruction_distribution": GaussianReconstructionDistribution()}
-    a = draw(st.integers(1, n_in - 1))
-    return {"reconstruction_distribution": CompositeReconstructionDistribution(
-        ((a, GaussianReconstructionDistribution()), (n_in - a, BernoulliReconstructionDistribution())))}
-
-
-@st.composite
-def networks(draw):
-    dtype = draw(st.sampled_from(["float32", "float64"]))
-    n_in = draw(st.integers(1, 5))
-    n_layers = draw(st.integers(1, 3))
-    supervised = draw(st.booleans())
-    layers = []
-    prev, bounded = n_in, True  # x is drawn in [0, 1)
-    for i in range(n_layers):
-        last = i == n_layers - 1
-        # the last layer is trainable: an OutputLayer (fit) or a pretrainable one
-        kinds = ["output"] if (last and supervised) else (["ae", "vae"] if last else ["dense", "ae", "vae"])
-        kind = draw(st.sampled_from(kinds))
-        n_out = draw(st.integers(2 if kind == "output" else 1, 4))  # softmax over 1 unit has no gradient
-        common = dict(n_in=n_in if i == 0 else None, n_out=n_out, updater=draw(st.one_of(st.none(), UPDATERS)),
-                      l2=draw(st.sampled_from([None, 0.0, 1e-3])), l1_bias=draw(st.sampled_from([None, 1e-3])))
-        if kind == "dense":
-            act = draw(st.sampled_from(["sigmoid", "tanh", "relu"]))
-            layers.append(DenseLayer(activation=act, **common))
-            bounded = act == "sigmoid"
-        elif kind == "ae":
-            act = draw(st.sampled_from(["sigmoid", "tanh"]))
-            layers.append(AutoEncoder(activation=act, corruption_level=draw(st.sampled_from([0.0, 0.3])),
-                                      sparsity=draw(st.sampled_from([0.0, 0.1])), **common))
-            bounded = act == "sigmoid"
-        elif kind == "vae":
-            pzx = draw(st.sampled_from(["identity", "sigmoid"]))
-            layers.append(VariationalAutoencoder(
-                activation=draw(ACTS), pzx_activation=pzx,
-                encoder_layer_sizes=draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)),
-                decoder_layer_sizes=draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)),
-                num_samples=draw(st.integers(1, 2)), **draw(distributions(prev, bounded)), **common))
-            bounded = pzx == "sigmoid"
-        else:
-            if draw(st.booleans()):
-                layers.append(OutputLayer(activation="softmax", loss="mcxent", **common))
-            else:
-                layers.append(OutputLayer(activation="sigmoid", loss="mse", **common))
-        prev = n_out
-    conf = NeuralNetConfiguration(layers=layers, dtype=dtype, updater=draw(UPDATERS),
-                                  seed=draw(st.integers(0, 2 ** 40)))
-    return conf, n_in, draw(st.integers(0, 2 ** 31))
 
 
 def train_a_little(net, x, y):
@@ -146,9 +63,9 @@ def make_data(net, n_in, seed):
 
 
 @HSET
-@given(spec=networks(), save_updater=st.booleans())
-def test_round_trip_is_exact_for_generated_networks(tmp_path, spec, save_updater):
-    conf, n_in, seed = spec
+@given(conf=network_configs(trainable=True), seed=st.integers(0, 2 ** 31), save_updater=st.booleans())
+def test_round_trip_is_exact_for_generated_networks(tmp_path, conf, seed, save_updater):
+    n_in = conf.layers[0].n_in
     for i, lc in enumerate(conf.layers):
         event(f"{type(lc).__name__} / {type(conf.resolved(i, 'updater')).__name__} / {conf.dtype}")
         if isinstance(lc, VariationalAutoencoder):

@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import special
 
 from numba_ae import updaters as upd
+from harness import central_difference
 from reference import assert_grad_close, SELU_ALPHA, SELU_SCALE, ref_act, ref_loss
 from numba_ae.kernels import activations as ka
 from numba_ae.kernels import corruption as kc
@@ -21,7 +22,6 @@ from numba_ae.kernels import dense as kd
 from numba_ae.kernels import losses as kl
 from numba_ae.kernels import updaters as ku
 
-H = 1e-6
 SETTINGS = settings(max_examples=20, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -193,11 +193,7 @@ def test_activation_backward_finite_difference(name, data):
     num = np.zeros_like(z)
     for i in range(n):
         for j in range(k):
-            zp, zm = z.copy(), z.copy()
-            zp[i, j] += H
-            zm[i, j] -= H
-            diff = kernel_act(name, zp)[i] - kernel_act(name, zm)[i]
-            num[i, j] = np.sum(c[i] * diff) / (2 * H)
+            num[i, j] = np.sum(c[i] * central_difference(lambda zz: kernel_act(name, zz)[i], z, (i, j)))
     assert_grad_close(delta, num, name)
     np.testing.assert_allclose(delta, ref_backward(name, z, c), rtol=1e-10, atol=1e-12)
 
@@ -275,10 +271,7 @@ def test_loss_score_and_grad(loss, act, seed, n, k, kind, scale):
     num = np.zeros_like(z)
     for i in range(n):
         for j in range(k):
-            zp, zm = z.copy(), z.copy()
-            zp[i, j] += H
-            zm[i, j] -= H
-            num[i, j] = scale * (row_score(zp, i) - row_score(zm, i)) / (2 * H)
+            num[i, j] = scale * central_difference(lambda zz: row_score(zz, i), z, (i, j))
     assert_grad_close(delta, num, f"{loss}/{act}")
 
 

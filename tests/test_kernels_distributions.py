@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import special, stats
 
+from harness import fd_directional, fd_grad_rows
 from reference import assert_grad_close
 from numba_ae.distributions import bernoulli, exponential, gaussian
 from numba_ae.kernels import vae as kv
@@ -18,7 +19,6 @@ GAUSS, EXPO = gaussian.KERNELS, exponential.KERNELS
 LOGIT, PROB = bernoulli.LOGIT_KERNELS, bernoulli.PROB_KERNELS
 
 SCALE = 0.37
-H = 1e-6
 SETTINGS = settings(
     max_examples=40,
     deadline=None,
@@ -48,21 +48,6 @@ def bmat(shape):
 
 def row_out(n, dtype=np.float64):
     return np.full(n, np.nan, dtype=dtype)
-
-
-def numeric_grad(f, params, k):
-    """Central difference of the vector ``f(*params)`` w.r.t. ``params[k]``.
-
-    Every ``params[q]`` has shape (m, 1), i.e. m independent one-feature
-    problems, so entry r of ``f`` depends on row r only and a single
-    vectorised perturbation gives all m partial derivatives at once.
-    """
-    plus = [q.copy() for q in params]
-    minus = [q.copy() for q in params]
-    plus[k] += H
-    minus[k] -= H
-    step = (plus[k] - minus[k])[:, 0]  # the step actually representable
-    return (f(*plus) - f(*minus)) / step
 
 
 def flat(m):
@@ -210,8 +195,8 @@ def test_gaussian_nll_grad_fd(data):
         return -out
 
     params = [flat(mu), flat(lv)]
-    assert_grad_close(grad[:, :d], SCALE * numeric_grad(nll, params, 0))
-    assert_grad_close(grad[:, d:], SCALE * numeric_grad(nll, params, 1))
+    assert_grad_close(grad[:, :d], SCALE * fd_grad_rows(nll, params, 0))
+    assert_grad_close(grad[:, d:], SCALE * fd_grad_rows(nll, params, 1))
 
 
 @SETTINGS
@@ -230,7 +215,7 @@ def test_bernoulli_logit_nll_grad_fd(data):
         LOGIT.log_prob(xf, z, out)
         return -out
 
-    assert_grad_close(grad, SCALE * numeric_grad(nll, [flat(pre)], 0))
+    assert_grad_close(grad, SCALE * fd_grad_rows(nll, [flat(pre)], 0))
 
 
 @SETTINGS
@@ -249,7 +234,7 @@ def test_bernoulli_nll_grad_fd(data):
         PROB.log_prob(xf, q, out)
         return -out
 
-    assert_grad_close(grad, SCALE * numeric_grad(nll, [flat(p)], 0))
+    assert_grad_close(grad, SCALE * fd_grad_rows(nll, [flat(p)], 0))
 
 
 @SETTINGS
@@ -268,7 +253,7 @@ def test_exponential_nll_grad_fd(data):
         EXPO.log_prob(xf, q, out)
         return -out
 
-    assert_grad_close(grad, SCALE * numeric_grad(nll, [flat(g)], 0))
+    assert_grad_close(grad, SCALE * fd_grad_rows(nll, [flat(g)], 0))
 
 
 @SETTINGS
@@ -287,8 +272,8 @@ def test_kl_normal_grad_fd(data):
         return out
 
     params = [flat(mean), flat(lv)]
-    assert_grad_close(gm, SCALE * numeric_grad(kl, params, 0))
-    assert_grad_close(gl, SCALE * numeric_grad(kl, params, 1))
+    assert_grad_close(gm, SCALE * fd_grad_rows(kl, params, 0))
+    assert_grad_close(gl, SCALE * fd_grad_rows(kl, params, 1))
 
 
 def test_full_row_gradient_directional_derivative():
@@ -306,7 +291,7 @@ def test_full_row_gradient_directional_derivative():
         GAUSS.log_prob(x, aa, out)
         return -out.sum()
 
-    fd = (total(a + H * v) - total(a - H * v)) / (2 * H)
+    fd = fd_directional(total, a, v)
     assert abs(fd - np.sum(grad * v)) < 1e-6 * max(1.0, abs(fd))
 
 

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import special
 
+from harness import check_fit_gradient, fd_grad, fit_grad, make_net, random_params, score_fn
 from reference import assert_grad_close, ref_act, ref_loss
 from numba_ae import (
     Adam,
@@ -25,50 +26,8 @@ from numba_ae import (
     TrainingListener,
 )
 
-H = 1e-6
-
 
 # ============================================================================ helpers
-
-def make_net(layers, seed=0, updater=None, dtype="float64", **kw):
-    conf = NeuralNetConfiguration(dtype=dtype, seed=seed, updater=updater if updater is not None else Sgd(1.0),
-                                  layers=layers, **kw)
-    return MultiLayerNetwork(conf).init()
-
-
-def random_params(net, rng):
-    """Random parameters of magnitude in [0.2, 1] / sqrt(fan-in): none at 0 (L1 kinks)."""
-    chunks = []
-    for layer in net.layers:
-        for name, shape, _ in layer.param_specs():
-            size = int(np.prod(shape))
-            chunks.append(rng.uniform(0.2, 1.0, size) * rng.choice([-1.0, 1.0], size) / np.sqrt(layer.n_in))
-    return np.concatenate(chunks)
-
-
-def fd_grad(f, p):
-    g = np.empty_like(p)
-    for i in range(p.size):
-        pp, pm = p.copy(), p.copy()
-        pp[i] += H
-        pm[i] -= H
-        g[i] = (f(pp) - f(pm)) / (2 * H)
-    return g
-
-
-def score_fn(net, data):
-    def f(q):
-        net.set_params(q)
-        return net.score(data)
-    return f
-
-
-def fit_grad(net, p, x, y):
-    """Analytic gradient (incl. l1/l2) read from one Sgd(1.0) step: p_before - p_after."""
-    net.set_params(p)
-    net.fit((x, y))
-    return p - net.params()
-
 
 def np_forward(net, x):
     """NumPy forward pass from the layer parameter views: (pre-activations, activations)."""
@@ -87,15 +46,6 @@ def targets(loss, rng, n, k):
         y = rng.uniform(0.05, 1.0, (n, k))
         return y / y.sum(axis=1, keepdims=True)
     return rng.normal(0.0, 1.0, (n, k))
-
-
-def check_fit_gradient(net, x, y, rng, what):
-    p = random_params(net, rng)
-    g = fit_grad(net, p, x, y)
-    num = fd_grad(score_fn(net, (x, y)), p)
-    assert np.any(g != 0)
-    assert_grad_close(g, num, what)
-    return p, g
 
 
 # ============================================================================ gradient checks: fit

@@ -1,0 +1,256 @@
+"""Hypothesis strategies for configurations, shared by the config tests
+(``tests/test_config.py``) and the model-file tests (``tests/test_io_roundtrip.py``).
+
+Every strategy takes ``trainable``:
+
+* ``trainable=False`` (the default): broad coverage of the configuration fields (every
+  registered activation/loss/weight init and their aliases, every updater with any valid
+  hyperparameters, composites of any leaf distribution, ``None`` for inherited fields,
+  tuple/list/int spellings) -- for round trips of the config objects;
+* ``trainable=True``: networks that train a few steps without diverging (small learning
+  rates, smooth activations, support-restricted distributions only on [0, 1] input, a
+  trainable last layer), whose first layer has ``n_in`` set -- for model-file round trips
+  of trained networks.
+"""
+from hypothesis import strategies as st
+
+from numba_ae import (
+    AdaGrad,
+    Adam,
+    AutoEncoder,
+    BernoulliReconstructionDistribution,
+    CompositeReconstructionDistribution,
+    DenseLayer,
+    ExponentialReconstructionDistribution,
+    GaussianReconstructionDistribution,
+    LossFunctionWrapper,
+    Nesterovs,
+    NeuralNetConfiguration,
+    OutputLayer,
+    RmsProp,
+    Sgd,
+    VariationalAutoencoder,
+)
+from numba_ae.registries import ACTIVATIONS, LOSSES
+from numba_ae.weight_init import WEIGHT_INITS
+
+ACT_NAMES = sorted(ACTIVATIONS)
+LOSS_NAMES = sorted(LOSSES)
+
+
+def finite(lo, hi, **kw):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, **kw)
+
+
+# ============================================================================ building blocks
+
+sizes = st.integers(1, 12)
+activations = st.sampled_from(ACT_NAMES + ["LINEAR", "ReLU", "leaky_relu", "logistic"])
+losses = st.sampled_from(LOSS_NAMES + ["MSE", "nll", "binary_crossentropy"])
+lrs = finite(0.0, 10.0)
+epsilons = finite(1e-12, 1.0)
+reg = st.one_of(st.none(), finite(0.0, 1.0), st.integers(0, 3))
+
+#: activations of trainable VAE hidden layers
+TRAINABLE_ACTS = st.sampled_from(["sigmoid", "tanh", "relu", "identity", "softplus"])
+
+
+def updaters(trainable=False):
+    """Any updater (objects with any valid hyperparameters, or names); with ``trainable``
+    small learning rates: two steps must not diverge (a VAE with identity activations is touchy)."""
+    if trainable:
+        return st.one_of(
+            st.builds(Sgd, learning_rate=st.floats(1e-3, 0.05)),
+            st.builds(Adam, learning_rate=st.floats(1e-3, 0.01), beta1=st.floats(0.5, 0.95),
+                      beta2=st.floats(0.9, 0.9999)),
+            st.builds(Nesterovs, learning_rate=st.floats(1e-3, 0.05), momentum=st.floats(0.0, 0.95)),
+            st.builds(RmsProp, learning_rate=st.floats(1e-3, 0.01), rms_decay=st.floats(0.5, 0.99)),
+            st.builds(AdaGrad, learning_rate=st.floats(1e-3, 0.05)),
+        )
+    return st.one_of(
+        st.builds(Sgd, learning_rate=lrs),
+        st.builds(Adam, learning_rate=lrs, beta1=finite(0.0, 1.0, exclude_max=True),
+                  beta2=finite(0.0, 1.0, exclude_max=True), epsilon=epsilons),
+        st.builds(Nesterovs, learning_rate=lrs, momentum=finite(0.0, 1.0, exclude_max=True)),
+        st.builds(RmsProp, learning_rate=lrs, rms_decay=finite(0.0, 1.0), epsilon=epsilons),
+        st.builds(AdaGrad, learning_rate=lrs, epsilon=epsilons),
+        st.sampled_from(["sgd", "adam", "nesterovs", "rmsprop", "adagrad"]),
+    )
+
+
+def common_fields():
+    return st.fixed_dictionaries({
+        "activation": st.one_of(st.none(), activations),
+        "weight_init": st.one_of(st.none(), st.sampled_from(list(WEIGHT_INITS) + ["XAVIER"])),
+        "updater": st.one_of(st.none(), updaters()),
+        "l1": reg, "l2": reg, "l1_bias": reg, "l2_bias": reg,
+        "name": st.one_of(st.none(), st.text(max_size=8)),
+    })
+
+
+leaf_distributions = st.one_of(
+    st.builds(GaussianReconstructionDistribution, activation=activations),
+    st.builds(BernoulliReconstructionDistribution, activation=st.sampled_from(["sigmoid", "hardsigmoid"])),
+    st.builds(ExponentialReconstructionDistribution, activation=activations),
+    st.builds(LossFunctionWrapper, activation=activations, loss=losses),
+)
+
+
+# ============================================================================ distributions
+
+
+@st.composite
+def distributions(draw, n_in, trainable=False, bounded_input=True):
+    """A reconstruction distribution for ``n_in`` data columns (composites sum to it).
+    ``trainable``: support-restricted ones (Bernoulli, Exponential, composites of them)
+    only when the input lies in [0, 1] (``bounded_input``)."""
+    if not trainable:
+        if n_in >= 2 and draw(st.booleans()):
+            cuts = sorted(draw(st.sets(st.integers(1, n_in - 1), min_size=1, max_size=min(3, n_in - 1))))
+            bounds = [0] + cuts + [n_in]
+            parts = [(bounds[i + 1] - bounds[i], draw(leaf_distributions)) for i in range(len(bounds) - 1)]
+            return CompositeReconstructionDistribution(parts)
+        return draw(leaf_distributions)
+    kinds = ["gaussian", "loss"] + (["bernoulli", "exponential", "composite"] if bounded_input else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "gaussian":
+        return GaussianReconstructionDistribution(draw(st.sampled_from(["identity", "tanh"])))
+    if kind == "loss":
+        return LossFunctionWrapper(draw(st.sampled_from(["sigmoid", "identity"])), "mse")
+    if kind == "bernoulli":
+        return BernoulliReconstructionDistribution()
+    if kind == "exponential":
+        return ExponentialReconstructionDistribution()
+    if n_in == 1:
+        return GaussianReconstructionDistribution()
+    a = draw(st.integers(1, n_in - 1))
+    return CompositeReconstructionDistribution(
+        ((a, GaussianReconstructionDistribution()), (n_in - a, BernoulliReconstructionDistribution())))
+
+
+def vae_distribution_kwargs(dist):
+    """The VAE keyword for ``dist``: ``loss_function`` for a loss wrapper, else
+    ``reconstruction_distribution``."""
+    key = "loss_function" if isinstance(dist, LossFunctionWrapper) else "reconstruction_distribution"
+    return {key: dist}
+
+
+# ============================================================================ layers
+
+
+LAYER_KINDS = ["dense", "autoencoder", "vae"]
+
+
+@st.composite
+def layer_configs(draw, kind, n_in, n_in_effective, n_out, trainable=False, bounded_input=True):
+    """A layer config of ``kind`` (``dense``, ``output``, ``autoencoder``, ``vae``) with the
+    given ``n_in`` (``None``: inferred) and ``n_out``; ``n_in_effective`` is its input width."""
+    if trainable:
+        return draw(_trainable_layer(kind, n_in, n_in_effective, n_out, bounded_input))
+    kw = draw(common_fields())
+    kw.update(n_in=n_in, n_out=n_out)
+    if kind == "dense":
+        return DenseLayer(**kw)
+    if kind == "output":
+        return OutputLayer(loss=draw(losses), **kw)
+    if kind == "autoencoder":
+        return AutoEncoder(corruption_level=draw(finite(0.0, 1.0)), sparsity=draw(finite(0.0, 5.0)),
+                           loss=draw(losses), **kw)
+    assert kind == "vae"
+    enc = draw(st.lists(sizes, min_size=1, max_size=3))
+    dec = draw(st.lists(sizes, min_size=1, max_size=3))
+    if draw(st.booleans()):
+        kw["reconstruction_distribution"] = draw(distributions(n_in_effective))
+    else:
+        kw["loss_function"] = draw(st.builds(LossFunctionWrapper, activation=activations, loss=losses))
+    return VariationalAutoencoder(
+        encoder_layer_sizes=draw(st.sampled_from([tuple(enc), list(enc), enc[0]])),
+        decoder_layer_sizes=tuple(dec), pzx_activation=draw(activations),
+        num_samples=draw(st.integers(1, 4)), **kw)
+
+
+@st.composite
+def _trainable_layer(draw, kind, n_in, n_in_effective, n_out, bounded_input):
+    common = dict(n_in=n_in, n_out=n_out, updater=draw(st.one_of(st.none(), updaters(trainable=True))),
+                  l2=draw(st.sampled_from([None, 0.0, 1e-3])), l1_bias=draw(st.sampled_from([None, 1e-3])))
+    if kind == "dense":
+        return DenseLayer(activation=draw(st.sampled_from(["sigmoid", "tanh", "relu"])), **common)
+    if kind == "autoencoder":
+        return AutoEncoder(activation=draw(st.sampled_from(["sigmoid", "tanh"])),
+                           corruption_level=draw(st.sampled_from([0.0, 0.3])),
+                           sparsity=draw(st.sampled_from([0.0, 0.1])), **common)
+    if kind == "vae":
+        pzx = draw(st.sampled_from(["identity", "sigmoid"]))
+        return VariationalAutoencoder(
+            activation=draw(TRAINABLE_ACTS), pzx_activation=pzx,
+            encoder_layer_sizes=draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)),
+            decoder_layer_sizes=draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)),
+            num_samples=draw(st.integers(1, 2)),
+            **vae_distribution_kwargs(draw(distributions(n_in_effective, trainable=True,
+                                                         bounded_input=bounded_input))),
+            **common)
+    assert kind == "output"
+    if draw(st.booleans()):
+        return OutputLayer(activation="softmax", loss="mcxent", **common)
+    return OutputLayer(activation="sigmoid", loss="mse", **common)
+
+
+def bounded_output(layer):
+    """Whether a trainable layer's output lies in [0, 1] (sigmoid activation / VAE pzx)."""
+    if isinstance(layer, VariationalAutoencoder):
+        return layer.pzx_activation == "sigmoid"
+    return layer.activation == "sigmoid"
+
+
+# ============================================================================ networks
+
+
+@st.composite
+def network_configs(draw, trainable=False):
+    """A ``NeuralNetConfiguration`` of 1-4 layers (broad), or with ``trainable`` of 1-3
+    trainable layers on input in [0, 1) of width ``conf.layers[0].n_in``."""
+    if trainable:
+        return draw(_trainable_network())
+    n_layers = draw(st.integers(1, 4))
+    prev = draw(sizes)
+    layers = []
+    for i in range(n_layers):
+        last = i == n_layers - 1
+        kind = draw(st.sampled_from(LAYER_KINDS + (["output"] if last else [])))
+        n_in = prev if i == 0 else draw(st.sampled_from([None, prev]))
+        n_out = draw(sizes)
+        layers.append(draw(layer_configs(kind, n_in, prev, n_out)))
+        prev = n_out
+    return NeuralNetConfiguration(
+        layers=draw(st.sampled_from([layers, tuple(layers)])),
+        seed=draw(st.one_of(st.none(), st.integers(0, 2 ** 64))),
+        updater=draw(updaters()),
+        weight_init=draw(st.sampled_from(WEIGHT_INITS)),
+        activation=draw(activations),
+        l1=draw(finite(0.0, 1.0)), l2=draw(finite(0.0, 1.0)),
+        l1_bias=draw(finite(0.0, 1.0)), l2_bias=draw(finite(0.0, 1.0)),
+        dtype=draw(st.sampled_from(["float32", "float64"])),
+    )
+
+
+@st.composite
+def _trainable_network(draw):
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    n_in = draw(st.integers(1, 5))
+    n_layers = draw(st.integers(1, 3))
+    supervised = draw(st.booleans())
+    layers = []
+    prev, bounded = n_in, True  # x is drawn in [0, 1)
+    for i in range(n_layers):
+        last = i == n_layers - 1
+        # the last layer is trainable: an OutputLayer (fit) or a pretrainable one
+        kinds = ["output"] if (last and supervised) else (["autoencoder", "vae"] if last else LAYER_KINDS)
+        kind = draw(st.sampled_from(kinds))
+        n_out = draw(st.integers(2 if kind == "output" else 1, 4))  # softmax over 1 unit has no gradient
+        layer = draw(layer_configs(kind, n_in if i == 0 else None, prev, n_out, trainable=True,
+                                   bounded_input=bounded))
+        layers.append(layer)
+        bounded = bounded_output(layer)
+        prev = n_out
+    return NeuralNetConfiguration(layers=layers, dtype=dtype, updater=draw(updaters(trainable=True)),
+                                  seed=draw(st.integers(0, 2 ** 40)))
