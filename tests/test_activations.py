@@ -2,7 +2,6 @@
 Dense/Output, AutoEncoder, VAE hidden layers, ``pzx_activation`` and the reconstruction
 distribution's activation, with float64 gradient checks of fit and pretrain (the
 harness), config round trips and model files; plus ``register_activation`` itself."""
-import math
 import subprocess
 import sys
 import textwrap
@@ -11,11 +10,10 @@ import numpy as np
 import pytest
 from numba import njit
 
-import numba_ae
 from harness import check_fit_gradient, check_layer, check_pretrain_gradient, make_net
 from reference import ref_act
 from numba_ae import (AutoEncoder, DenseLayer, GaussianReconstructionDistribution, LossFunctionWrapper,
-                      ModelFormatError, MultiLayerNetwork, OutputLayer, VariationalAutoencoder,
+                      MultiLayerNetwork, OutputLayer, VariationalAutoencoder,
                       register_activation, unregister_activation)
 from numba_ae.kernels import activations as ka
 from numba_ae.registries import ACTIVATIONS
