@@ -49,6 +49,7 @@ __all__ = [
     "check_number",
     "check_bool",
     "check_seed",
+    "as_generator",
     "check_str",
     "check_choice",
     "entries_of_one_argument",
@@ -241,6 +242,39 @@ def check_seed(value, name="seed", owner=None):
     if int(value) < 0:
         _fail(ValueError, owner, name, expected, value)
     return int(value)
+
+
+def as_generator(value, name="rng", owner=None):
+    """A ``numpy.random.Generator`` from an RNG argument.
+
+    ``None`` gives a fresh, OS-seeded ``np.random.default_rng()``; an integer
+    seed >= 0 (as :func:`check_seed`: not bool, not float) gives
+    ``np.random.default_rng(seed)``; a ``Generator`` is returned as is.
+
+    Raises
+    ------
+    TypeError
+        For anything else (``np.random.RandomState``, ``SeedSequence``, str,
+        float, bool, ...).
+    ValueError
+        If the seed is negative.
+
+    Examples
+    --------
+    >>> as_generator(1.5, "rng", "VariationalAutoencoder")
+    Traceback (most recent call last):
+    TypeError: VariationalAutoencoder: 'rng' must be None, an int seed >= 0 or a numpy.random.Generator; got 1.5 (float)
+    """
+    if isinstance(value, np.random.Generator):
+        return value
+    if value is None:
+        return np.random.default_rng()
+    expected = "None, an int seed >= 0 or a numpy.random.Generator"
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        _fail(TypeError, owner, name, expected, value)
+    if int(value) < 0:
+        _fail(ValueError, owner, name, expected, value)
+    return np.random.default_rng(int(value))
 
 
 def check_str(value, name, owner=None, *, allow_none=False, allow_empty=True):

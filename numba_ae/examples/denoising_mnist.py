@@ -31,12 +31,26 @@ def build(seed=0):
     return MultiLayerNetwork(conf).init()
 
 
+def _int_at_least(low):
+    """argparse ``type``: an int >= ``low``; anything else is the parser's usage error (exit 2)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an int >= {low}; got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an int >= {low}; got {value}")
+        return value
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--every", type=int, default=100, help="print the score every N iterations")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=_int_at_least(1), default=1)
+    ap.add_argument("--batch-size", type=_int_at_least(1), default=128)
+    ap.add_argument("--every", type=_int_at_least(1), default=100, help="print the score every N iterations")
+    ap.add_argument("--seed", type=_int_at_least(0), default=0)
     args = ap.parse_args(argv)
 
     net = build(args.seed)

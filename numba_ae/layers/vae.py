@@ -22,7 +22,7 @@ from ..distributions import NoLogProbabilityError, build_distribution
 from ..kernels import dense as kd
 from ..kernels import vae as kv
 from ..registries import activation
-from ..validation import check_choice, check_int
+from ..validation import as_generator, check_choice, check_int
 from .base import Layer
 
 
@@ -122,11 +122,11 @@ class VariationalAutoencoder(Layer):
         kd.dense_forward[self._identity](a, p["pXZW"], p["pXZb"], pre, pre)
 
     def _rng(self, rng):
-        if rng is not None:
-            return rng
-        if self._rng_source is not None:
+        """The Generator for a public method's ``rng`` argument: None (the network's generator
+        when attached, else a fresh one), an int seed >= 0 or a ``np.random.Generator``."""
+        if rng is None and self._rng_source is not None:
             return self._rng_source()
-        return np.random.default_rng()
+        return as_generator(rng, "rng", "VariationalAutoencoder")
 
     # ---- supervised protocol (encoder only) ------------------------------------------------------
     def forward(self, x, training=False, rng=None):
