@@ -111,3 +111,15 @@ def adagrad_step(p, g, hist, lr, eps):
         hi = hist[i] + gi * gi
         hist[i] = hi
         p[i] -= lr * gi / (math.sqrt(hi) + eps)
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def all_finite(a):
+    """True when the 1-D array ``a`` holds no inf or NaN (one vectorised pass: ``v - v`` is
+    exactly 0 for every finite ``v`` and NaN otherwise, and a NaN survives any
+    reassociation of the sum)."""
+    bad = a.dtype.type(0.0)
+    for j in range(a.shape[0]):
+        v = a[j]
+        bad += v - v
+    return bad == 0.0
