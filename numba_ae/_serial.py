@@ -5,12 +5,47 @@ Every config class (updaters, layers, distributions, network) derives from
 configs are written as ``{"class_name": ..., "config": {...}}`` (as Keras
 does), lists of them as lists; ``from_dict(d)`` is ``cls(**d)`` with nested
 configs rebuilt from their class name, wrapped in an error naming the class.
+
+Configs are immutable: every config class is a frozen dataclass (declared with
+:func:`config_dataclass`), list-valued fields are stored as tuples, and
+assigning or deleting a field raises :class:`dataclasses.FrozenInstanceError`
+(an ``AttributeError``).  ``conf.replace(field=value)`` returns an edited copy,
+validated by the constructor.  So a network's config can never drift from the
+network built from it, nor from the model file it writes.
 """
 import dataclasses
 import json
 import math
 
 _CONFIG_CLASSES = {}
+
+
+def set_field(obj, name, value):
+    """Set field ``name`` of a frozen config: only for ``__post_init__`` normalisation
+    (the object is not yet handed out); everything else builds a new config."""
+    object.__setattr__(obj, name, value)
+
+
+def _frozen_setattr(self, name, value):
+    raise dataclasses.FrozenInstanceError(
+        f"cannot assign to {type(self).__name__}.{name}: configs are immutable; "
+        f"use conf.replace({name}=...) for an edited copy")
+
+
+def _frozen_delattr(self, name):
+    raise dataclasses.FrozenInstanceError(
+        f"cannot delete {type(self).__name__}.{name}: configs are immutable; "
+        f"use conf.replace(...) for an edited copy")
+
+
+def config_dataclass(cls):
+    """``@dataclass(frozen=True)`` for config classes, with an assignment error that says
+    how to edit (``conf.replace(field=value)``).  Equality and hashing come from the
+    fields (all hashable: scalars, strings, tuples, nested configs)."""
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    cls.__setattr__ = _frozen_setattr
+    cls.__delattr__ = _frozen_delattr
+    return cls
 
 
 def _encode(value):
@@ -48,11 +83,24 @@ def serialize(obj):
 
 
 class ConfigBase:
-    """Mixin for config dataclasses: exact dict/JSON round trip."""
+    """Mixin for (frozen) config dataclasses: exact dict/JSON round trip and ``replace``."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _CONFIG_CLASSES[cls.__name__] = cls
+
+    def replace(self, **changes):
+        """A new config with ``changes`` applied, validated as the constructor validates
+        (it is :func:`dataclasses.replace`); this one is left unchanged.
+
+        >>> layer.replace(corruption_level=0.5)
+        """
+        names = {f.name for f in dataclasses.fields(self) if f.init}
+        unknown = set(changes) - names
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown config field(s) {sorted(unknown)}; "
+                            f"its fields are {sorted(names)}")
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self):
         """The constructor arguments as JSON-compatible data."""

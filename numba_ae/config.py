@@ -9,6 +9,13 @@ naming the field at construction; cross-layer checks (``n_in`` matching the
 previous ``n_out``) happen in :class:`NeuralNetConfiguration` and name the
 layer index.
 
+Configs are immutable (frozen dataclasses; sequences are stored as tuples):
+assigning a field raises ``dataclasses.FrozenInstanceError``.  Edit by
+building a new one: ``layer.replace(corruption_level=0.5)``,
+``conf.replace(seed=1)``, ``conf.replace_layer(0, n_out=64)``; each is
+validated like the constructor.  A network keeps the config it was built
+from, so that config always describes it (and its model files).
+
 DL4J name mapping: ``nIn``/``nOut`` -> ``n_in``/``n_out``, ``corruptionLevel``
 -> ``corruption_level``, ``encoderLayerSizes`` -> ``encoder_layer_sizes``,
 ``decoderLayerSizes`` -> ``decoder_layer_sizes``, ``pzxActivationFunction`` ->
@@ -18,13 +25,13 @@ DL4J name mapping: ``nIn``/``nOut`` -> ``n_in``/``n_out``, ``corruptionLevel``
 ``num_samples``, ``weightInit`` -> ``weight_init``, ``l1Bias``/``l2Bias`` ->
 ``l1_bias``/``l2_bias``.
 """
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Optional
 
 import numpy as np
 
 from . import updaters as _updaters
-from ._serial import ConfigBase
+from ._serial import ConfigBase, config_dataclass, set_field
 from .distributions import (  # noqa: F401  (re-exported: the config classes of the distributions)
     BernoulliReconstructionDistribution,
     CompositeReconstructionDistribution,
@@ -42,7 +49,7 @@ DTYPES = ("float32", "float64")
 
 # ============================================================================ layers
 
-@dataclass
+@config_dataclass
 class LayerConfig(ConfigBase):
     """Fields shared by every layer.  ``None`` means: inherit the network's value.
 
@@ -64,27 +71,27 @@ class LayerConfig(ConfigBase):
 
     def __post_init__(self):
         owner = type(self).__name__
-        self.n_in = check_int(self.n_in, "n_in", owner, low=1, allow_none=True)
+        set_field(self, "n_in", check_int(self.n_in, "n_in", owner, low=1, allow_none=True))
         if self.n_out is None:
             raise ValueError(f"{owner}: 'n_out' is required (an int >= 1)")
-        self.n_out = check_int(self.n_out, "n_out", owner, low=1)
+        set_field(self, "n_out", check_int(self.n_out, "n_out", owner, low=1))
         if self.activation is not None:
-            self.activation = activation_name(self.activation, f"{owner}.activation")
+            set_field(self, "activation", activation_name(self.activation, f"{owner}.activation"))
         if self.weight_init is not None:
-            self.weight_init = weight_init_name(self.weight_init, f"{owner}.weight_init")
+            set_field(self, "weight_init", weight_init_name(self.weight_init, f"{owner}.weight_init"))
         if self.updater is not None:
-            self.updater = _updaters.get(self.updater, f"{owner}.updater")
+            set_field(self, "updater", _updaters.get(self.updater, f"{owner}.updater"))
         for f in ("l1", "l2", "l1_bias", "l2_bias"):
-            setattr(self, f, check_number(getattr(self, f), f, owner, low=0.0, allow_none=True))
-        self.name = check_str(self.name, "name", owner, allow_none=True)
+            set_field(self, f, check_number(getattr(self, f), f, owner, low=0.0, allow_none=True))
+        set_field(self, "name", check_str(self.name, "name", owner, allow_none=True))
 
 
-@dataclass
+@config_dataclass
 class DenseLayer(LayerConfig):
     """Fully connected layer ``f(x @ W + b)``; params ``W`` [n_in, n_out], ``b`` [n_out]."""
 
 
-@dataclass
+@config_dataclass
 class OutputLayer(LayerConfig):
     """Dense layer with a loss (default ``mcxent`` as DL4J); the network's last layer."""
 
@@ -92,10 +99,10 @@ class OutputLayer(LayerConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.loss = loss_name(self.loss, "OutputLayer.loss")
+        set_field(self, "loss", loss_name(self.loss, "OutputLayer.loss"))
 
 
-@dataclass
+@config_dataclass
 class AutoEncoder(LayerConfig):
     """Denoising autoencoder with tied weights; params ``W``, ``b``, ``vb``.
 
@@ -112,13 +119,13 @@ class AutoEncoder(LayerConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.corruption_level = check_number(self.corruption_level, "corruption_level", "AutoEncoder",
-                                             low=0.0, high=1.0)
-        self.sparsity = check_number(self.sparsity, "sparsity", "AutoEncoder", low=0.0)
-        self.loss = loss_name(self.loss, "AutoEncoder.loss")
+        set_field(self, "corruption_level", check_number(self.corruption_level, "corruption_level", "AutoEncoder",
+                                                         low=0.0, high=1.0))
+        set_field(self, "sparsity", check_number(self.sparsity, "sparsity", "AutoEncoder", low=0.0))
+        set_field(self, "loss", loss_name(self.loss, "AutoEncoder.loss"))
 
 
-@dataclass
+@config_dataclass
 class VariationalAutoencoder(LayerConfig):
     """Variational autoencoder layer (Kingma & Welling); ``n_out`` is the latent size.
 
@@ -143,9 +150,9 @@ class VariationalAutoencoder(LayerConfig):
                 sizes = (sizes,)
             if not isinstance(sizes, (list, tuple)) or len(sizes) == 0:
                 raise ValueError(f"{owner}: '{f}' must be a non-empty sequence of ints >= 1; got {sizes!r}")
-            setattr(self, f, tuple(check_int(s, f"{f}[{k}]", owner, low=1) for k, s in enumerate(sizes)))
-        self.pzx_activation = activation_name(self.pzx_activation, f"{owner}.pzx_activation")
-        self.num_samples = check_int(self.num_samples, "num_samples", owner, low=1)
+            set_field(self, f, tuple(check_int(s, f"{f}[{k}]", owner, low=1) for k, s in enumerate(sizes)))
+        set_field(self, "pzx_activation", activation_name(self.pzx_activation, f"{owner}.pzx_activation"))
+        set_field(self, "num_samples", check_int(self.num_samples, "num_samples", owner, low=1))
         rd, lf = self.reconstruction_distribution, self.loss_function
         if (rd is None) == (lf is None):
             raise ValueError(f"{owner}: set exactly one of 'reconstruction_distribution' or "
@@ -173,7 +180,7 @@ LAYER_TYPES = (DenseLayer, OutputLayer, AutoEncoder, VariationalAutoencoder)
 
 # ============================================================================ network
 
-@dataclass
+@config_dataclass
 class NeuralNetConfiguration(ConfigBase):
     """A stack of layers plus network-wide defaults (DL4J's ``NeuralNetConfiguration.Builder().list()``).
 
@@ -195,16 +202,16 @@ class NeuralNetConfiguration(ConfigBase):
 
     def __post_init__(self):
         owner = "NeuralNetConfiguration"
-        self.seed = check_seed(self.seed, "seed", owner)
-        self.updater = _updaters.get(self.updater, f"{owner}.updater")
-        self.weight_init = weight_init_name(self.weight_init, f"{owner}.weight_init")
-        self.activation = activation_name(self.activation, f"{owner}.activation")
+        set_field(self, "seed", check_seed(self.seed, "seed", owner))
+        set_field(self, "updater", _updaters.get(self.updater, f"{owner}.updater"))
+        set_field(self, "weight_init", weight_init_name(self.weight_init, f"{owner}.weight_init"))
+        set_field(self, "activation", activation_name(self.activation, f"{owner}.activation"))
         for f in ("l1", "l2", "l1_bias", "l2_bias"):
-            setattr(self, f, check_number(getattr(self, f), f, owner, low=0.0))
-        self.dtype = check_choice(self.dtype, "dtype", owner, DTYPES)
+            set_field(self, f, check_number(getattr(self, f), f, owner, low=0.0))
+        set_field(self, "dtype", check_choice(self.dtype, "dtype", owner, DTYPES))
         if not isinstance(self.layers, (list, tuple)) or len(self.layers) == 0:
             raise ValueError(f"{owner}: 'layers' must be a non-empty sequence of layer configs")
-        self.layers = tuple(self.layers)
+        set_field(self, "layers", tuple(self.layers))
         prev = None
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, LayerConfig):
@@ -225,6 +232,13 @@ class NeuralNetConfiguration(ConfigBase):
                     raise ValueError(f"{owner}: layers[{i}] (VariationalAutoencoder): the composite "
                                      f"distribution's sizes sum to {dist.data_width()} but n_in={n_in}")
             prev = layer.n_out
+
+    def replace_layer(self, i, **changes):
+        """A new config with ``layers[i].replace(**changes)`` in place of layer ``i``,
+        validated as a whole (e.g. ``n_in`` against the neighbours); this one is unchanged."""
+        layers = list(self.layers)
+        layers[i] = layers[i].replace(**changes)
+        return self.replace(layers=tuple(layers))
 
     # ---- effective per-layer settings --------------------------------------------------
     def n_in_of(self, i):

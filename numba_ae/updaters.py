@@ -11,11 +11,9 @@ Nesterovs(0.1, momentum 0.9), RmsProp(0.1, decay 0.95, eps 1e-8),
 AdaGrad(0.1, eps 1e-6).
 """
 import math
-from dataclasses import dataclass
-
 import numpy as np
 
-from ._serial import ConfigBase
+from ._serial import ConfigBase, config_dataclass, set_field
 from .kernels import updaters as _k
 from .validation import check_choice, check_number
 
@@ -39,20 +37,20 @@ class Updater(ConfigBase):
         raise NotImplementedError
 
 
-@dataclass
+@config_dataclass
 class Sgd(Updater):
     """Plain SGD: ``p -= learning_rate * g``."""
 
     learning_rate: float = 1e-3
 
     def __post_init__(self):
-        self.learning_rate = check_number(self.learning_rate, "learning_rate", "Sgd", low=0.0)
+        set_field(self, "learning_rate", check_number(self.learning_rate, "learning_rate", "Sgd", low=0.0))
 
     def step(self, p, g, state, t):
         _k.sgd_step(p, g, self.learning_rate)
 
 
-@dataclass
+@config_dataclass
 class Adam(Updater):
     """Adam as ND4J: bias correction folded into the step size."""
 
@@ -64,10 +62,10 @@ class Adam(Updater):
     non_negative_states = ("v",)
 
     def __post_init__(self):
-        self.learning_rate = check_number(self.learning_rate, "learning_rate", "Adam", low=0.0)
-        self.beta1 = check_number(self.beta1, "beta1", "Adam", low=0.0, high=1.0, high_open=True)
-        self.beta2 = check_number(self.beta2, "beta2", "Adam", low=0.0, high=1.0, high_open=True)
-        self.epsilon = check_number(self.epsilon, "epsilon", "Adam", low=0.0, low_open=True)
+        set_field(self, "learning_rate", check_number(self.learning_rate, "learning_rate", "Adam", low=0.0))
+        set_field(self, "beta1", check_number(self.beta1, "beta1", "Adam", low=0.0, high=1.0, high_open=True))
+        set_field(self, "beta2", check_number(self.beta2, "beta2", "Adam", low=0.0, high=1.0, high_open=True))
+        set_field(self, "epsilon", check_number(self.epsilon, "epsilon", "Adam", low=0.0, low_open=True))
 
     def step(self, p, g, state, t):
         alpha = self.learning_rate * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
@@ -76,7 +74,7 @@ class Adam(Updater):
                             c(self.beta2), c(1.0 - self.beta2), c(self.epsilon))
 
 
-@dataclass
+@config_dataclass
 class Nesterovs(Updater):
     """Nesterov momentum as ND4J."""
 
@@ -85,15 +83,15 @@ class Nesterovs(Updater):
     state_names = ("v",)
 
     def __post_init__(self):
-        self.learning_rate = check_number(self.learning_rate, "learning_rate", "Nesterovs", low=0.0)
-        self.momentum = check_number(self.momentum, "momentum", "Nesterovs", low=0.0, high=1.0,
-                                     high_open=True)
+        set_field(self, "learning_rate", check_number(self.learning_rate, "learning_rate", "Nesterovs", low=0.0))
+        set_field(self, "momentum", check_number(self.momentum, "momentum", "Nesterovs", low=0.0, high=1.0,
+                                                 high_open=True))
 
     def step(self, p, g, state, t):
         _k.nesterovs_step(p, g, state["v"], self.learning_rate, self.momentum)
 
 
-@dataclass
+@config_dataclass
 class RmsProp(Updater):
     """RMSProp as ND4J."""
 
@@ -104,15 +102,15 @@ class RmsProp(Updater):
     non_negative_states = ("cache",)
 
     def __post_init__(self):
-        self.learning_rate = check_number(self.learning_rate, "learning_rate", "RmsProp", low=0.0)
-        self.rms_decay = check_number(self.rms_decay, "rms_decay", "RmsProp", low=0.0, high=1.0)
-        self.epsilon = check_number(self.epsilon, "epsilon", "RmsProp", low=0.0, low_open=True)
+        set_field(self, "learning_rate", check_number(self.learning_rate, "learning_rate", "RmsProp", low=0.0))
+        set_field(self, "rms_decay", check_number(self.rms_decay, "rms_decay", "RmsProp", low=0.0, high=1.0))
+        set_field(self, "epsilon", check_number(self.epsilon, "epsilon", "RmsProp", low=0.0, low_open=True))
 
     def step(self, p, g, state, t):
         _k.rmsprop_step(p, g, state["cache"], self.learning_rate, self.rms_decay, self.epsilon)
 
 
-@dataclass
+@config_dataclass
 class AdaGrad(Updater):
     """AdaGrad as ND4J."""
 
@@ -122,8 +120,8 @@ class AdaGrad(Updater):
     non_negative_states = ("history",)
 
     def __post_init__(self):
-        self.learning_rate = check_number(self.learning_rate, "learning_rate", "AdaGrad", low=0.0)
-        self.epsilon = check_number(self.epsilon, "epsilon", "AdaGrad", low=0.0, low_open=True)
+        set_field(self, "learning_rate", check_number(self.learning_rate, "learning_rate", "AdaGrad", low=0.0))
+        set_field(self, "epsilon", check_number(self.epsilon, "epsilon", "AdaGrad", low=0.0, low_open=True))
 
     def step(self, p, g, state, t):
         _k.adagrad_step(p, g, state["history"], self.learning_rate, self.epsilon)

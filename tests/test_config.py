@@ -310,8 +310,9 @@ def test_from_dict_and_json_errors_name_the_class():
     d["layers"][1]["config"]["n_in"] = 7
     with pytest.raises(ValueError, match=r"NeuralNetConfiguration.*layers\[1\].*n_in"):
         NeuralNetConfiguration.from_dict(d)
-    # a value corrupted after construction cannot be written as (invalid) JSON
+    # a value corrupted after construction (configs are frozen: only by going around
+    # that) cannot be written as (invalid) JSON
     bad = Sgd(0.1)
-    bad.learning_rate = math.inf
+    object.__setattr__(bad, "learning_rate", math.inf)
     with pytest.raises(ValueError, match="finite"):
         bad.to_json()

@@ -7,10 +7,10 @@ probabilities directly and their logs are clamped at ``EPS``.  Other activations
 cannot give probabilities and are rejected.
 """
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from .._serial import config_dataclass, set_field
 from ..kernels.specialize import scalar
 from ..kernels.fastmath import fexp, flog1p, sigmoid
 from ..registries import activation_name
@@ -22,7 +22,7 @@ EPS = 1e-12
 _LOG_EPS = math.log(EPS)
 
 
-@dataclass
+@config_dataclass
 class BernoulliReconstructionDistribution(ReconstructionDistribution):
     """Independent Bernoullis; ``sigmoid`` (default, stable logit form) or ``hardsigmoid``.
 
@@ -31,7 +31,8 @@ class BernoulliReconstructionDistribution(ReconstructionDistribution):
     activation: str = "sigmoid"
 
     def __post_init__(self):
-        self.activation = activation_name(self.activation, "BernoulliReconstructionDistribution.activation")
+        set_field(self, "activation",
+                  activation_name(self.activation, "BernoulliReconstructionDistribution.activation"))
         check_choice(self.activation, "activation", "BernoulliReconstructionDistribution",
                      ("sigmoid", "hardsigmoid"),
                      expected="'sigmoid' or 'hardsigmoid' (it must give probabilities in [0, 1])")

@@ -1,15 +1,15 @@
 """Composite reconstruction distribution: contiguous column slices, each with its own
 distribution (DL4J ``CompositeReconstructionDistribution.Builder().addDistribution(size, d)``).
 It has no kernels of its own: it slices and delegates."""
-from dataclasses import dataclass
 
 import numpy as np
 
+from .._serial import config_dataclass, set_field
 from ..validation import check_int
 from .base import Distribution, ReconstructionDistribution
 
 
-@dataclass
+@config_dataclass
 class CompositeReconstructionDistribution(ReconstructionDistribution):
     """Contiguous column slices, each with its own distribution.
 
@@ -34,7 +34,7 @@ class CompositeReconstructionDistribution(ReconstructionDistribution):
                 raise TypeError(f"CompositeReconstructionDistribution: distributions[{k}] must hold a "
                                 f"ReconstructionDistribution; got {type(dist).__name__}")
             parts.append((size, dist))
-        self.distributions = tuple(parts)
+        set_field(self, "distributions", tuple(parts))
 
     def add(self, size, distribution):
         """A new composite with ``(size, distribution)`` appended (builder style)."""

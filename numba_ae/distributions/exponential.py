@@ -6,16 +6,16 @@ Element math in float64 (``exp(gamma)`` overflows float32 past gamma ~ 88.7); at
 finite log-probability ``gamma``, not ``inf * 0``.
 """
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from .._serial import config_dataclass, set_field
 from ..kernels.specialize import scalar
 from ..registries import activation_name
 from .base import Distribution, ElementKernels, ReconstructionDistribution
 
 
-@dataclass
+@config_dataclass
 class ExponentialReconstructionDistribution(ReconstructionDistribution):
     """Independent exponentials; the decoder outputs gamma = log(lambda).
 
@@ -24,7 +24,8 @@ class ExponentialReconstructionDistribution(ReconstructionDistribution):
     activation: str = "identity"
 
     def __post_init__(self):
-        self.activation = activation_name(self.activation, "ExponentialReconstructionDistribution.activation")
+        set_field(self, "activation",
+                  activation_name(self.activation, "ExponentialReconstructionDistribution.activation"))
 
 
 @scalar

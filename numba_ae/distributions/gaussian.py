@@ -5,15 +5,15 @@ Its per-element log-density and gradient are the latent Gaussian's
 (:func:`numba_ae.kernels.vae.normal_logp_grad`), sampling is the reparameterisation
 (:func:`numba_ae.kernels.vae.reparam`): one definition for both uses.
 """
-from dataclasses import dataclass
 
+from .._serial import config_dataclass, set_field
 from ..kernels.specialize import scalar
 from ..kernels.vae import normal_logp_grad, reparam
 from ..registries import activation_name
 from .base import Distribution, ElementKernels, ReconstructionDistribution
 
 
-@dataclass
+@config_dataclass
 class GaussianReconstructionDistribution(ReconstructionDistribution):
     """Independent Gaussians; the decoder outputs mean and log(sigma^2) (width 2n).
 
@@ -22,7 +22,8 @@ class GaussianReconstructionDistribution(ReconstructionDistribution):
     activation: str = "identity"
 
     def __post_init__(self):
-        self.activation = activation_name(self.activation, "GaussianReconstructionDistribution.activation")
+        set_field(self, "activation",
+                  activation_name(self.activation, "GaussianReconstructionDistribution.activation"))
 
     def input_width(self, n_data):
         return 2 * n_data

@@ -1,17 +1,17 @@
 """Loss-function wrapper: a deterministic loss on ``activation(pXZ pre-output)`` in place
 of a probability model (DL4J ``lossFunction(activation, loss)``).  It has no
 log-probability; its kernels are the output layer's loss kernels."""
-from dataclasses import dataclass
 
 import numpy as np
 
+from .._serial import config_dataclass, set_field
 from ..data import check_loss_targets
 from ..kernels import losses as kl
 from ..registries import activation_name, loss_code, loss_name
 from .base import Distribution, ReconstructionDistribution
 
 
-@dataclass
+@config_dataclass
 class LossFunctionWrapper(ReconstructionDistribution):
     """A deterministic loss on ``activation(pXZ pre-output)`` instead of a distribution.
 
@@ -21,8 +21,8 @@ class LossFunctionWrapper(ReconstructionDistribution):
     loss: str = "mse"
 
     def __post_init__(self):
-        self.activation = activation_name(self.activation, "LossFunctionWrapper.activation")
-        self.loss = loss_name(self.loss, "LossFunctionWrapper.loss")
+        set_field(self, "activation", activation_name(self.activation, "LossFunctionWrapper.activation"))
+        set_field(self, "loss", loss_name(self.loss, "LossFunctionWrapper.loss"))
 
     def has_loss_function(self):
         return True
