@@ -435,9 +435,7 @@ class MultiLayerNetwork:
     def fit_batch(self, x, y):
         """One supervised step on a minibatch (arrays already validated and in the net's dtype)."""
         layers = self.layers
-        a = x
-        for layer in layers:
-            a = layer.forward(a, training=True, rng=self._rng)
+        self._forward(x, training=True)
         out = layers[-1]
         scores, delta = out.score_and_backward(y, need_dx=len(layers) > 1)
         score = float(np.mean(scores, dtype=np.float64))
@@ -483,13 +481,6 @@ class MultiLayerNetwork:
             self.epoch_count += 1
             self._notify_epoch_end()
 
-    def _layer_input(self, i, x):
-        """Inference output of layers ``[0, i)`` for ``x`` (the input of layer ``i``)."""
-        a = x
-        for layer in self.layers[:i]:
-            a = layer.forward(a, training=False, rng=self._rng)
-        return a
-
     def pretrain_layer(self, i, data, epochs=1, batch_size=None):
         """Unsupervised training of pretrainable layer ``i`` on its own input (the
         inference output of the layers below); only layer ``i``'s parameters change."""
@@ -511,7 +502,7 @@ class MultiLayerNetwork:
         validated and in the net's dtype): its input is the inference output of the layers
         below; only layer ``i`` changes (with its pretrain updater state).  Returns the score."""
         layer = self.layers[i]
-        score = layer.pretrain_step(self._layer_input(i, x), self._rng)
+        score = layer.pretrain_step(self._forward(x, stop=i), self._rng)
         score += self._apply_updates(i, pretrain=True)
         self.iteration_count += 1
         self._last_score = score
@@ -531,6 +522,39 @@ class MultiLayerNetwork:
         return self
 
     # ================================================================== inference
+    def _forward(self, x, training=False, stop=None, keep=False, chunk=None):
+        """The one forward pass: layers ``[0, stop)`` (default: all) on ``x`` (validated,
+        in the net's dtype).  Serves ``fit_batch``, ``pretrain_batch`` (the input of the
+        layer it trains), ``output``, ``feed_forward`` and ``score``.
+
+        Parameters
+        ----------
+        training : the layers' training flag (corruption, VAE sampling from ``self._rng``).
+        stop : run layers ``[0, stop)`` only, giving the input of layer ``stop``.
+        keep : return every activation ``[x, a_0, ..., a_{stop-1}]`` (copies of the
+            layers' buffers) instead of only the last.
+        chunk : rows per pass, so memory stays bounded; the result is then new arrays
+            assembled from the chunks.  ``None``: one pass over all rows, and without
+            ``keep`` the result is the last layer's own workspace buffer (the layers
+            keep their caches of this pass for backward/scoring).
+        """
+        layers = self.layers[:stop]
+        if chunk is None:
+            a, acts = x, [x]
+            for layer in layers:
+                a = layer.forward(a, training=training, rng=self._rng)
+                if keep:
+                    acts.append(a.copy())
+            return acts if keep else a
+        n = x.shape[0]
+        widths = [x.shape[1]] + [layer.n_out for layer in layers]
+        outs = [np.empty((n, w), dtype=self.dtype) for w in (widths if keep else widths[-1:])]
+        for s in range(0, n, chunk):
+            part = self._forward(x[s:s + chunk], training=training, stop=stop, keep=keep)
+            for o, p in zip(outs, part if keep else [part]):
+                o[s:s + p.shape[0]] = p
+        return outs if keep else outs[0]
+
     def output(self, x, training=False):
         """Network output for ``x`` [n, n_in] -> [n, n_out of the last layer] (a new array).
 
@@ -538,27 +562,12 @@ class MultiLayerNetwork:
         activation; VariationalAutoencoder: latent mean).
         """
         self._check_init()
-        x = self._features(x, name="x")
-        n = x.shape[0]
-        out = np.empty((n, self.layers[-1].n_out), dtype=self.dtype)
-        for s in range(0, n, INFERENCE_CHUNK):
-            xb = x[s:s + INFERENCE_CHUNK]
-            a = xb
-            for layer in self.layers:
-                a = layer.forward(a, training=training, rng=self._rng)
-            out[s:s + xb.shape[0]] = a
-        return out
+        return self._forward(self._features(x, name="x"), training=training, chunk=INFERENCE_CHUNK)
 
     def feed_forward(self, x, training=False):
         """Activations of every layer: ``[x, a_0, ..., a_last]`` (new arrays)."""
         self._check_init()
-        x = self._features(x, name="x")
-        acts = [x]
-        a = x
-        for layer in self.layers:
-            a = layer.forward(a, training=training, rng=self._rng)
-            acts.append(a.copy())
-        return acts
+        return self._forward(self._features(x, name="x"), training=training, keep=True)
 
     def score(self, data=None, labels=None):
         """DL4J score: mean over examples of the per-example loss plus l1/l2 terms.
@@ -580,12 +589,10 @@ class MultiLayerNetwork:
         for ds in it:
             x, y = self._batch(ds, supervised, trusted)
             if supervised:
-                a = x
-                for layer in self.layers:
-                    a = layer.forward(a, training=False, rng=self._rng)
+                self._forward(x)
                 s = self.layers[-1].example_scores(y)
             else:
-                inp = self._layer_input(len(self.layers) - 1, x)
+                inp = self._forward(x, stop=len(self.layers) - 1)
                 s = self.layers[-1].example_scores_unsupervised(inp, self._rng)
             total += float(np.sum(s, dtype=np.float64))
             count += x.shape[0]
