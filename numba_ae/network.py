@@ -8,14 +8,19 @@ kernel writing into preallocated workspaces), then per layer: add the l1/l2
 gradient and run the updater over the layer's slice.  All randomness (weight
 init, corruption masks, VAE samples) comes from one ``np.random.Generator``
 seeded by the config seed, so the same seed trains bitwise-identically.
-"""
-import copy
 
+The class is split by concern over two private mixins that only this module
+imports: ``_network_state`` (``export_state``/``from_state``, training and
+updater state) and ``_network_data`` (turning the accepted inputs into checked
+minibatches).
+"""
 import numpy as np
 
 from . import io as _io
+from ._network_data import _NetworkData, _safe_len
+from ._network_state import _NetworkState
 from .config import NeuralNetConfiguration, OutputLayer as _OutputConf
-from .data import ArrayDataSetIterator, DataSet, DataSetIterator, check_features, check_labels
+from .data import DataSetIterator
 from .kernels import updaters as _ku
 from .layers import build_layer
 from .listeners import TrainingListener
@@ -25,7 +30,7 @@ from .validation import check_int
 INFERENCE_CHUNK = 4096
 
 
-class MultiLayerNetwork:
+class MultiLayerNetwork(_NetworkState, _NetworkData):
     """A feed-forward network of Dense/Output/AutoEncoder/VariationalAutoencoder layers.
 
     Parameters
@@ -172,153 +177,6 @@ class MultiLayerNetwork:
                    f"iterations: {self.iteration_count}   epochs: {self.epoch_count}")
         return "\n".join(out)
 
-    # ================================================================== training state
-    def updater_state(self, i, pretrain=False):
-        """Updater state of layer ``i``: ``{param_name: {state_name: view [param shape]}}``.
-
-        ``pretrain=True`` gives the separate state used by ``pretrain`` (pretrainable
-        layers only; ``fit`` and ``pretrain`` never share optimizer moments).  The views
-        alias the network's state, so writing into them restores state.
-        """
-        self._check_init()
-        layer = self.get_layer(i)
-        if pretrain and not layer.pretrainable:
-            raise ValueError(f"layer {layer.index} ({type(layer.conf).__name__}) is not pretrainable: "
-                             "it has no pretrain updater state")
-        state = (self._pretrain_state if pretrain else self._updater_state)[layer.index]
-        out = {}
-        off = 0
-        for name, shape, _ in layer.param_specs():
-            size = int(np.prod(shape))
-            out[name] = {k: v[off:off + size].reshape(shape) for k, v in state.items()}
-            off += size
-        return out
-
-    def training_state(self):
-        """Counters and RNG state needed to continue training exactly (JSON-serialisable)."""
-        self._check_init()
-        return {"iteration_count": int(self.iteration_count), "epoch_count": int(self.epoch_count),
-                "seed": int(self.seed), "updater_steps": [int(t) for t in self._updater_t],
-                "pretrain_updater_steps": [int(t) for t in self._pretrain_t],
-                "rng_state": self._rng.bit_generator.state,
-                "last_score": self._last_score}
-
-    def set_training_state(self, state):
-        """Inverse of :meth:`training_state`."""
-        self._check_init()
-        steps = state["updater_steps"]
-        if len(steps) != len(self.layers):
-            raise ValueError(f"'updater_steps' has {len(steps)} entries for {len(self.layers)} layers")
-        self.iteration_count = int(state["iteration_count"])
-        self.epoch_count = int(state["epoch_count"])
-        self.seed = int(state["seed"])
-        self._updater_t = [int(t) for t in steps]
-        psteps = state.get("pretrain_updater_steps", [0] * len(self.layers))
-        if len(psteps) != len(self.layers):
-            raise ValueError(f"'pretrain_updater_steps' has {len(psteps)} entries for {len(self.layers)} layers")
-        self._pretrain_t = [int(t) for t in psteps]
-        rng = np.random.Generator(np.random.PCG64())
-        rng.bit_generator.state = state["rng_state"]
-        self._rng = rng
-        ls = state.get("last_score")
-        self._last_score = None if ls is None else float(ls)
-
-    # ================================================================== state interface
-    def export_state(self, include_updater=True):
-        """Everything that determines the network's future, as plain data (copies:
-        training the network afterwards does not change it).  ``from_state`` is the
-        inverse; :mod:`numba_ae.io` stores it.
-
-        Parameters
-        ----------
-        include_updater : bool, default True
-            Include the updater states; ``False`` sets every ``updater`` and
-            ``pretrain_updater`` entry to ``None`` (``from_state`` then starts fresh
-            updater state with step counters 0).
-
-        Returns
-        -------
-        dict
-            ``{"config": NeuralNetConfiguration (a copy),
-            "layers": [{"params": {name: array [param shape]},
-            "updater": {"step": int, "state": {name: {state_name: array [param shape]}}} or None,
-            "pretrain_updater": same or None}, ...],
-            "iteration_count": int, "epoch_count": int, "seed": int,
-            "rng_state": dict (the PCG64 state), "last_score": float or None}``.
-            Parameters appear in the layer's (DL4J) order, state arrays under the
-            updater's ``state_names``; ``pretrain_updater`` is ``None`` for layers
-            that are not pretrainable.
-        """
-        self._check_init()
-        if not isinstance(include_updater, (bool, np.bool_)):
-            raise TypeError(f"'include_updater' must be True or False; got {include_updater!r}")
-        layers = []
-        for i, layer in enumerate(self.layers):
-            entry = {"params": {name: layer.params[name].copy() for name, _, _ in layer.param_specs()},
-                     "updater": None, "pretrain_updater": None}
-            if include_updater:
-                entry["updater"] = {"step": int(self._updater_t[i]), "state": _copy_states(self.updater_state(i))}
-                if layer.pretrainable:
-                    entry["pretrain_updater"] = {"step": int(self._pretrain_t[i]),
-                                                 "state": _copy_states(self.updater_state(i, pretrain=True))}
-            layers.append(entry)
-        return {"config": copy.deepcopy(self.conf), "layers": layers,
-                "iteration_count": int(self.iteration_count), "epoch_count": int(self.epoch_count),
-                "seed": int(self.seed), "rng_state": copy.deepcopy(self._rng.bit_generator.state),
-                "last_score": None if self._last_score is None else float(self._last_score)}
-
-    @classmethod
-    def from_state(cls, state):
-        """An initialised network rebuilt from :meth:`export_state` output: bitwise the
-        same parameters, updater state, counters and RNG state, so it computes and
-        trains exactly like the network that exported it.  The arrays are copied.
-
-        Raises
-        ------
-        TypeError, ValueError
-            ``state`` does not fit its config (missing keys, wrong shapes, dtypes, names).
-        """
-        if not isinstance(state, dict):
-            raise TypeError(f"'state' must be a dict from export_state(); got {type(state).__name__}")
-        missing = [k for k in ("config", "layers", "iteration_count", "epoch_count", "seed", "rng_state")
-                   if k not in state]
-        if missing:
-            raise ValueError(f"'state' is missing {missing}")
-        net = cls(state["config"])
-        net.init()
-        entries = state["layers"]
-        if not isinstance(entries, (list, tuple)) or len(entries) != len(net.layers):
-            raise ValueError(f"'state' must have {len(net.layers)} layer entries (one per layer)")
-        steps, psteps = [], []
-        for i, (layer, entry) in enumerate(zip(net.layers, entries)):
-            shapes = {name: tuple(shape) for name, shape, _ in layer.param_specs()}
-            _copy_arrays(entry["params"], layer.params, shapes, net.dtype, f"layer {i} params")
-            upd = net._updaters[i]
-            for key, own, out in (("updater", net._updater_state, steps),
-                                  ("pretrain_updater", net._pretrain_state, psteps)):
-                given = entry.get(key)
-                if given is None:
-                    out.append(0)
-                    continue
-                if key == "pretrain_updater" and not layer.pretrainable:
-                    raise ValueError(f"layer {i} ({type(layer.conf).__name__}) is not pretrainable but "
-                                     "the state has a 'pretrain_updater' for it")
-                views = net.updater_state(i, pretrain=key == "pretrain_updater")
-                if set(given["state"]) != set(shapes):
-                    raise ValueError(f"layer {i} {key} state must have the params {list(shapes)}; "
-                                     f"got {list(given['state'])}")
-                for name in shapes:
-                    _copy_arrays(given["state"][name], views[name], {s: shapes[name] for s in upd.state_names},
-                                 net.dtype, f"layer {i} {key} state of {name!r}")
-                step = given["step"]
-                if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-                    raise ValueError(f"layer {i} {key} 'step' must be an int >= 0; got {step!r}")
-                out.append(int(step))
-        net.set_training_state({"iteration_count": state["iteration_count"], "epoch_count": state["epoch_count"],
-                                "seed": state["seed"], "updater_steps": steps, "pretrain_updater_steps": psteps,
-                                "rng_state": state["rng_state"], "last_score": state.get("last_score")})
-        return net
-
     # ================================================================== listeners
     def add_listener(self, *listeners):
         """Add training listeners (e.g. ``ScoreListener(10)``, ``ProgressBarListener()``)."""
@@ -331,65 +189,9 @@ class MultiLayerNetwork:
         self.listeners = []
         self.add_listener(*listeners)
 
-    # ================================================================== data plumbing
     @property
     def n_in(self):
         return self.conf.n_in_of(0)
-
-    def _features(self, x, name="features", n_in=None):
-        return check_features(x, name=name, n_in=self.n_in if n_in is None else n_in, dtype=self.dtype)
-
-    def _as_iterator(self, data, labels, batch_size, need_labels):
-        """An iterable of DataSet from an iterator, DataSet, (x, y) tuple or arrays."""
-        if isinstance(data, DataSetIterator):
-            if labels is not None:
-                raise ValueError("'labels' must be None when 'data' is an iterator")
-            if data.n_features is not None and data.n_features != self.n_in:
-                raise ValueError(f"'data' has {data.n_features} feature column(s) but the network's "
-                                 f"first layer expects n_in={self.n_in}")
-            if need_labels and data.n_labels is None and data.num_examples:
-                raise ValueError("'data' has no labels; fit needs labels (use pretrain for unlabelled data)")
-            return data
-        if isinstance(data, DataSet):
-            x, y = data.features, data.labels
-        elif isinstance(data, tuple):
-            if len(data) not in (1, 2):
-                raise ValueError(f"'data' tuple must be (features,) or (features, labels); got length {len(data)}")
-            x, y = data[0], data[1] if len(data) == 2 else None
-        elif isinstance(data, np.ndarray) or (isinstance(data, list) and data and not isinstance(data[0], DataSet)):
-            x, y = data, labels
-        else:
-            # any other iterable of DataSet: validated batch by batch
-            return _CheckedIterable(data, self, need_labels)
-        x = self._features(x)
-        if y is not None:
-            y = check_labels(y, x.shape[0], n_out=self._label_width(), dtype=self.dtype)
-        elif need_labels:
-            raise ValueError("'labels' are required by fit (use pretrain for unlabelled data)")
-        bs = x.shape[0] if batch_size is None else batch_size
-        return ArrayDataSetIterator(x, y, batch_size=bs, shuffle=False)
-
-    def _label_width(self):
-        last = self.conf.layers[-1]
-        return last.n_out if isinstance(last, _OutputConf) else None
-
-    def _batch(self, ds, need_labels, trusted):
-        x, y = ds.features, ds.labels
-        if trusted:
-            x = np.ascontiguousarray(x, dtype=self.dtype)
-        else:
-            x = self._features(x)
-        if need_labels:
-            if y is None:
-                raise ValueError("a minibatch has no labels; fit needs labels")
-            if trusted:
-                y = np.ascontiguousarray(y, dtype=self.dtype)
-            else:
-                y = check_labels(y, x.shape[0], n_out=self._label_width(), dtype=self.dtype)
-            if y.shape[1] != self._label_width():
-                raise ValueError(f"'labels' have {y.shape[1]} column(s) but the output layer has "
-                                 f"n_out={self._label_width()}")
-        return x, y
 
     # ================================================================== training
     def _notify_epoch_start(self, epoch, n):
@@ -435,9 +237,7 @@ class MultiLayerNetwork:
     def fit_batch(self, x, y):
         """One supervised step on a minibatch (arrays already validated and in the net's dtype)."""
         layers = self.layers
-        a = x
-        for layer in layers:
-            a = layer.forward(a, training=True, rng=self._rng)
+        self._forward(x, training=True)
         out = layers[-1]
         scores, delta = out.score_and_backward(y, need_dx=len(layers) > 1)
         score = float(np.mean(scores, dtype=np.float64))
@@ -483,13 +283,6 @@ class MultiLayerNetwork:
             self.epoch_count += 1
             self._notify_epoch_end()
 
-    def _layer_input(self, i, x):
-        """Inference output of layers ``[0, i)`` for ``x`` (the input of layer ``i``)."""
-        a = x
-        for layer in self.layers[:i]:
-            a = layer.forward(a, training=False, rng=self._rng)
-        return a
-
     def pretrain_layer(self, i, data, epochs=1, batch_size=None):
         """Unsupervised training of pretrainable layer ``i`` on its own input (the
         inference output of the layers below); only layer ``i``'s parameters change."""
@@ -511,7 +304,7 @@ class MultiLayerNetwork:
         validated and in the net's dtype): its input is the inference output of the layers
         below; only layer ``i`` changes (with its pretrain updater state).  Returns the score."""
         layer = self.layers[i]
-        score = layer.pretrain_step(self._layer_input(i, x), self._rng)
+        score = layer.pretrain_step(self._forward(x, stop=i), self._rng)
         score += self._apply_updates(i, pretrain=True)
         self.iteration_count += 1
         self._last_score = score
@@ -531,6 +324,39 @@ class MultiLayerNetwork:
         return self
 
     # ================================================================== inference
+    def _forward(self, x, training=False, stop=None, keep=False, chunk=None):
+        """The one forward pass: layers ``[0, stop)`` (default: all) on ``x`` (validated,
+        in the net's dtype).  Serves ``fit_batch``, ``pretrain_batch`` (the input of the
+        layer it trains), ``output``, ``feed_forward`` and ``score``.
+
+        Parameters
+        ----------
+        training : the layers' training flag (corruption, VAE sampling from ``self._rng``).
+        stop : run layers ``[0, stop)`` only, giving the input of layer ``stop``.
+        keep : return every activation ``[x, a_0, ..., a_{stop-1}]`` (copies of the
+            layers' buffers) instead of only the last.
+        chunk : rows per pass, so memory stays bounded; the result is then new arrays
+            assembled from the chunks.  ``None``: one pass over all rows, and without
+            ``keep`` the result is the last layer's own workspace buffer (the layers
+            keep their caches of this pass for backward/scoring).
+        """
+        layers = self.layers[:stop]
+        if chunk is None:
+            a, acts = x, [x]
+            for layer in layers:
+                a = layer.forward(a, training=training, rng=self._rng)
+                if keep:
+                    acts.append(a.copy())
+            return acts if keep else a
+        n = x.shape[0]
+        widths = [x.shape[1]] + [layer.n_out for layer in layers]
+        outs = [np.empty((n, w), dtype=self.dtype) for w in (widths if keep else widths[-1:])]
+        for s in range(0, n, chunk):
+            part = self._forward(x[s:s + chunk], training=training, stop=stop, keep=keep)
+            for o, p in zip(outs, part if keep else [part]):
+                o[s:s + p.shape[0]] = p
+        return outs if keep else outs[0]
+
     def output(self, x, training=False):
         """Network output for ``x`` [n, n_in] -> [n, n_out of the last layer] (a new array).
 
@@ -538,27 +364,12 @@ class MultiLayerNetwork:
         activation; VariationalAutoencoder: latent mean).
         """
         self._check_init()
-        x = self._features(x, name="x")
-        n = x.shape[0]
-        out = np.empty((n, self.layers[-1].n_out), dtype=self.dtype)
-        for s in range(0, n, INFERENCE_CHUNK):
-            xb = x[s:s + INFERENCE_CHUNK]
-            a = xb
-            for layer in self.layers:
-                a = layer.forward(a, training=training, rng=self._rng)
-            out[s:s + xb.shape[0]] = a
-        return out
+        return self._forward(self._features(x, name="x"), training=training, chunk=INFERENCE_CHUNK)
 
     def feed_forward(self, x, training=False):
         """Activations of every layer: ``[x, a_0, ..., a_last]`` (new arrays)."""
         self._check_init()
-        x = self._features(x, name="x")
-        acts = [x]
-        a = x
-        for layer in self.layers:
-            a = layer.forward(a, training=training, rng=self._rng)
-            acts.append(a.copy())
-        return acts
+        return self._forward(self._features(x, name="x"), training=training, keep=True)
 
     def score(self, data=None, labels=None):
         """DL4J score: mean over examples of the per-example loss plus l1/l2 terms.
@@ -580,12 +391,10 @@ class MultiLayerNetwork:
         for ds in it:
             x, y = self._batch(ds, supervised, trusted)
             if supervised:
-                a = x
-                for layer in self.layers:
-                    a = layer.forward(a, training=False, rng=self._rng)
+                self._forward(x)
                 s = self.layers[-1].example_scores(y)
             else:
-                inp = self._layer_input(len(self.layers) - 1, x)
+                inp = self._forward(x, stop=len(self.layers) - 1)
                 s = self.layers[-1].example_scores_unsupervised(inp, self._rng)
             total += float(np.sum(s, dtype=np.float64))
             count += x.shape[0]
@@ -606,50 +415,6 @@ class MultiLayerNetwork:
     def load(cls, path):
         """Load a network from an HDF5 model file; see :func:`numba_ae.io.load_model`."""
         return _io.load_model(path, network_class=cls)
-
-
-class _CheckedIterable:
-    """Wraps an arbitrary iterable of DataSet (validated per batch by the network)."""
-
-    def __init__(self, data, net, need_labels):
-        try:
-            iter(data)
-        except TypeError:
-            raise TypeError("'data' must be a DataSetIterator, DataSet, (features, labels) tuple, "
-                            f"array, or an iterable of DataSet; got {type(data).__name__}") from None
-        self.data = data
-
-    def __iter__(self):
-        for ds in self.data:
-            if not isinstance(ds, DataSet):
-                raise TypeError(f"'data' must yield DataSet objects; got {type(ds).__name__}")
-            yield ds
-
-
-def _safe_len(it):
-    try:
-        return len(it)
-    except TypeError:
-        return None
-
-
-def _copy_states(states):
-    return {name: {k: v.copy() for k, v in st.items()} for name, st in states.items()}
-
-
-def _copy_arrays(given, out, shapes, dtype, what):
-    """Copy ``given[name]`` into ``out[name]`` for each name of ``shapes``, checking
-    names, shapes and dtype (no silent casts: the copy must be bitwise)."""
-    if not isinstance(given, dict) or list(given) != list(shapes):
-        names = list(given) if isinstance(given, dict) else type(given).__name__
-        raise ValueError(f"{what} must be {list(shapes)} in this order; got {names}")
-    for name, shape in shapes.items():
-        arr = given[name]
-        if not isinstance(arr, np.ndarray) or arr.shape != shape or arr.dtype != dtype:
-            desc = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
-            raise ValueError(f"{what} {name!r} must be a {np.dtype(dtype).name} array of shape {shape}; "
-                             f"got {desc}")
-        out[name][...] = arr
 
 
 _io.register_network_class(MultiLayerNetwork)
