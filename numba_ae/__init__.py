@@ -31,6 +31,7 @@ from .data import (
     NormalizerStandardize,
     load_mnist,
 )
+from .errors import TrainingDivergedError
 from .io import ModelFormatError, load_model, save_model
 from .listeners import ProgressBarListener, ScoreListener, TrainingListener
 from .network import MultiLayerNetwork
@@ -46,6 +47,6 @@ __all__ = [
     "DataSet", "ArrayDataSetIterator", "AsyncDataSetIterator", "MnistDataSetIterator", "load_mnist",
     "NormalizerStandardize", "NormalizerMinMaxScaler",
     "TrainingListener", "ScoreListener", "ProgressBarListener",
-    "save_model", "load_model", "ModelFormatError",
+    "save_model", "load_model", "ModelFormatError", "TrainingDivergedError",
     "register_activation", "unregister_activation",
 ]

@@ -26,6 +26,9 @@ class _NetworkData:
             if need_labels and data.n_labels is None and data.num_examples:
                 raise ValueError("'data' has no labels; fit needs labels (use pretrain for unlabelled data)")
             return data
+        if isinstance(data, (DataSet, tuple)) and labels is not None:
+            raise ValueError(f"'labels' must be None when 'data' is a {type(data).__name__} (it holds its "
+                             "own labels); pass (features, labels) or features with labels=")
         if isinstance(data, DataSet):
             x, y = data.features, data.labels
         elif isinstance(data, tuple):
@@ -49,22 +52,32 @@ class _NetworkData:
         last = self.conf.layers[-1]
         return last.n_out if isinstance(last, _OutputConf) else None
 
-    def _batch(self, ds, need_labels, trusted):
+    def _batch(self, ds, need_labels, trusted, source=None, index=None):
+        """Minibatch ``ds`` (number ``index`` from ``source``) as arrays in the net's dtype.
+
+        A ``DataSetIterator`` (``trusted``) validated its arrays when it was made: its
+        batches get the cheap checks only (a DataSet, 2-D numeric arrays of the right
+        widths and matching rows); non-finite values that appear later are caught by the
+        divergence guard.  Other iterables are validated in full, batch by batch.
+        """
+        where = f"minibatch {index} of {type(source).__name__}" if source is not None else "the minibatch"
+        if not isinstance(ds, DataSet):
+            raise TypeError(f"{where} is a {type(ds).__name__}; iterators must yield DataSet objects")
         x, y = ds.features, ds.labels
+        label_width = self._label_width()
         if trusted:
-            x = np.ascontiguousarray(x, dtype=self.dtype)
+            x = _cheap_check(x, self.n_in, None, self.dtype, f"features of {where}",
+                             "the network's first layer expects n_in")
         else:
-            x = self._features(x)
+            x = self._features(x, name=f"features of {where}")
         if need_labels:
             if y is None:
-                raise ValueError("a minibatch has no labels; fit needs labels")
+                raise ValueError(f"{where} has no labels; fit needs labels")
             if trusted:
-                y = np.ascontiguousarray(y, dtype=self.dtype)
+                y = _cheap_check(y, label_width, x.shape[0], self.dtype, f"labels of {where}",
+                                 "the output layer has n_out")
             else:
-                y = check_labels(y, x.shape[0], n_out=self._label_width(), dtype=self.dtype)
-            if y.shape[1] != self._label_width():
-                raise ValueError(f"'labels' have {y.shape[1]} column(s) but the output layer has "
-                                 f"n_out={self._label_width()}")
+                y = check_labels(y, x.shape[0], name=f"labels of {where}", n_out=label_width, dtype=self.dtype)
         return x, y
 
 
@@ -84,6 +97,19 @@ class _CheckedIterable:
             if not isinstance(ds, DataSet):
                 raise TypeError(f"'data' must yield DataSet objects; got {type(ds).__name__}")
             yield ds
+
+
+def _cheap_check(a, width, rows, dtype, what, expects):
+    """Shape and dtype checks of an already validated batch array; returns it contiguous
+    in ``dtype``."""
+    if not isinstance(a, np.ndarray) or a.ndim != 2 or a.dtype.kind not in "fiub":
+        desc = f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"{what} must be a 2-D numeric array; got {desc}")
+    if width is not None and a.shape[1] != width:
+        raise ValueError(f"{what} has {a.shape[1]} column(s) but {expects}={width}")
+    if rows is not None and a.shape[0] != rows:
+        raise ValueError(f"{what} has {a.shape[0]} row(s) but the features have {rows}")
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def _safe_len(it):

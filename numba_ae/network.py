@@ -14,6 +14,8 @@ imports: ``_network_state`` (``export_state``/``from_state``, training and
 updater state) and ``_network_data`` (turning the accepted inputs into checked
 minibatches).
 """
+import math
+
 import numpy as np
 
 from . import io as _io
@@ -21,10 +23,11 @@ from ._network_data import _NetworkData, _safe_len
 from ._network_state import _NetworkState
 from .config import NeuralNetConfiguration, OutputLayer as _OutputConf
 from .data import DataSetIterator
+from .errors import TrainingDivergedError
 from .kernels import updaters as _ku
 from .layers import build_layer
 from .listeners import TrainingListener
-from .validation import check_int
+from .validation import check_bool, check_int
 
 #: Rows per chunk in ``output``/``score`` so inference memory stays bounded.
 INFERENCE_CHUNK = 4096
@@ -36,6 +39,16 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
     Parameters
     ----------
     conf : NeuralNetConfiguration
+    nan_guard : bool, default True
+        Stop training with :class:`~numba_ae.TrainingDivergedError` at the first non-finite
+        score or gradient, before the step that produced it is applied.  ``False`` trains
+        on through NaN as DL4J does.
+
+    Inference (``output``, ``feed_forward``, ``score``, the layers' scoring and sampling
+    methods) may be called from several threads at once; training (``fit``, ``pretrain``
+    and their ``*_batch`` steps) is single-threaded: don't train a network while another
+    thread uses it.  Copies (``pickle``, ``copy.deepcopy``) are full, independent
+    networks (parameters, updater state, counters, RNG state; not the listeners).
 
     Examples
     --------
@@ -44,10 +57,11 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
     >>> net.fit(train_iter, epochs=1)
     """
 
-    def __init__(self, conf):
+    def __init__(self, conf, nan_guard=True):
         if not isinstance(conf, NeuralNetConfiguration):
             raise TypeError(f"'conf' must be a NeuralNetConfiguration; got {type(conf).__name__}")
         self.conf = conf
+        self.nan_guard = check_bool(nan_guard, "nan_guard", "MultiLayerNetwork")
         self.dtype = conf.np_dtype
         self.layers = []
         self.listeners = []
@@ -206,15 +220,18 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         for ls in self.listeners:
             ls.on_epoch_end(self, self.epoch_count)
 
-    def _apply_updates(self, i, pretrain=False):
-        """l1/l2 gradient, then the updater (the fit or the pretrain state), on layer ``i``;
-        returns its regularisation score."""
+    def _add_regularization(self, i):
+        """Add the l1/l2 gradient of layer ``i`` to its gradient; returns its l1/l2 score."""
         reg = 0.0
         layer = self.layers[i]
         for name, l1, l2 in self._reg[i]:
             p = layer.params[name].reshape(-1)
             reg += _ku.regularization_score(p, l1, l2)
             _ku.add_regularization_grad(p, layer.grads[name].reshape(-1), l1, l2)
+        return reg
+
+    def _step(self, i, pretrain=False):
+        """One updater step (the fit or the pretrain state) over layer ``i``'s parameters."""
         s = self._slices[i]
         if pretrain:
             self._pretrain_t[i] += 1
@@ -222,7 +239,32 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         else:
             self._updater_t[i] += 1
             self._updaters[i].step(self._flat[s], self._flat_grad[s], self._updater_state[i], self._updater_t[i])
-        return reg
+
+    def _guard(self, score, layer_ids, x, y=None):
+        """The divergence guard: raise :class:`TrainingDivergedError` when ``score`` or the
+        gradient of the layers ``layer_ids`` is non-finite (before any update is applied)."""
+        grads = self._flat_grad if len(layer_ids) == len(self.layers) else self._flat_grad[self._slices[layer_ids[0]]]
+        if math.isfinite(score) and _ku.all_finite(grads):
+            return
+        layer_i, param = layer_ids[-1], None
+        for i in layer_ids:
+            bad = [name for name, g in self.layers[i].grads.items() if not np.all(np.isfinite(g))]
+            if bad:
+                layer_i, param = i, bad[0]
+                break
+        input_bad = not np.all(np.isfinite(x)) or (y is not None and not np.all(np.isfinite(y)))
+        layer = self.layers[layer_i]
+        what = (f"non-finite gradient of {param!r} in layer {layer_i} ({type(layer.conf).__name__})"
+                if param is not None else f"non-finite score ({score!r}) of layer {layer_i} "
+                                          f"({type(layer.conf).__name__})")
+        last = self._last_score
+        msg = (f"training diverged at iteration {self.iteration_count}, epoch {self.epoch_count}: {what}"
+               + ("; the input batch was non-finite (NaN or inf in its features or labels)" if input_bad else "")
+               + f". The step was not applied: the network keeps the parameters and updater state of its "
+                 f"last finite step (last finite score: {last!r}). Lower the learning rate or check the data; "
+                 f"MultiLayerNetwork(conf, nan_guard=False) trains on regardless.")
+        raise TrainingDivergedError(msg, layer=layer_i, parameter=param, iteration=self.iteration_count,
+                                    epoch=self.epoch_count, last_score=last, input_non_finite=input_bad)
 
     def regularization_score(self, layers=None):
         """Sum of ``0.5*l2*||w||^2 + l1*sum|w|`` over the given (default all) layers."""
@@ -243,8 +285,13 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         score = float(np.mean(scores, dtype=np.float64))
         for i in range(len(layers) - 2, -1, -1):
             delta = layers[i].backward(delta, need_dx=i > 0)
-        for i in range(len(layers)):
-            score += self._apply_updates(i)
+        ids = range(len(layers))
+        for i in ids:
+            score += self._add_regularization(i)
+        if self.nan_guard:
+            self._guard(score, ids, x, y)
+        for i in ids:
+            self._step(i)
         self.iteration_count += 1
         self._last_score = score
         self._notify_iter(score)
@@ -278,8 +325,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         trusted = isinstance(it, DataSetIterator)
         for _ in range(epochs):
             self._notify_epoch_start(self.epoch_count, _safe_len(it))
-            for ds in it:
-                step(*self._batch(ds, need_labels, trusted))
+            for k, ds in enumerate(it):
+                step(*self._batch(ds, need_labels, trusted, it, k))
             self.epoch_count += 1
             self._notify_epoch_end()
 
@@ -305,7 +352,10 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         below; only layer ``i`` changes (with its pretrain updater state).  Returns the score."""
         layer = self.layers[i]
         score = layer.pretrain_step(self._forward(x, stop=i), self._rng)
-        score += self._apply_updates(i, pretrain=True)
+        score += self._add_regularization(i)
+        if self.nan_guard:
+            self._guard(score, (i,), x)
+        self._step(i, pretrain=True)
         self.iteration_count += 1
         self._last_score = score
         self._notify_iter(score)
@@ -388,8 +438,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         it = self._as_iterator(data, labels, INFERENCE_CHUNK, need_labels=supervised)
         trusted = isinstance(it, DataSetIterator)
         total, count = 0.0, 0
-        for ds in it:
-            x, y = self._batch(ds, supervised, trusted)
+        for k, ds in enumerate(it):
+            x, y = self._batch(ds, supervised, trusted, it, k)
             if supervised:
                 self._forward(x)
                 s = self.layers[-1].example_scores(y)
@@ -401,6 +451,13 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         if count == 0:
             raise ValueError("'data' holds no examples")
         return total / count + self.regularization_score()
+
+    # ================================================================== copies
+    def __reduce__(self):
+        # A copy is rebuilt from the public state (as a model file is), so its layers' params
+        # are views into its own flat vectors; listeners are not copied.
+        state = self.export_state(include_updater=True) if self._initialized else None
+        return _rebuild, (type(self), self.conf, state, self.nan_guard)
 
     def __repr__(self):
         state = f"{self.num_params():,} params" if self._initialized else "not initialised"
@@ -415,6 +472,15 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
     def load(cls, path):
         """Load a network from an HDF5 model file; see :func:`numba_ae.io.load_model`."""
         return _io.load_model(path, network_class=cls)
+
+
+def _rebuild(cls, conf, state, nan_guard):
+    """Unpickle / deepcopy a :class:`MultiLayerNetwork` (see ``__reduce__``)."""
+    if state is None:
+        return cls(conf, nan_guard=nan_guard)
+    net = cls.from_state(state)
+    net.nan_guard = nan_guard
+    return net
 
 
 _io.register_network_class(MultiLayerNetwork)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness import make_net
-from numba_ae import (Adam, AutoEncoder, BernoulliReconstructionDistribution, DenseLayer, MultiLayerNetwork,
+from numba_ae import (Adam, AutoEncoder, DenseLayer, GaussianReconstructionDistribution, MultiLayerNetwork,
                       OutputLayer, VariationalAutoencoder)
 
 RNG = np.random.default_rng(0)
@@ -20,7 +20,7 @@ Y = np.eye(3, dtype=np.float32)[RNG.integers(0, 3, 24)]
 def _net(**kw):
     return make_net([AutoEncoder(n_in=6, n_out=5, activation="relu", corruption_level=0.3),
                      VariationalAutoencoder(n_out=3, encoder_layer_sizes=(4,), decoder_layer_sizes=(4,),
-                                            reconstruction_distribution=BernoulliReconstructionDistribution()),
+                                            reconstruction_distribution=GaussianReconstructionDistribution()),
                      DenseLayer(n_out=4, activation="tanh"),
                      OutputLayer(n_out=3, activation="softmax", loss="mcxent")],
                     seed=3, updater=Adam(1e-2), dtype="float32", **kw)

@@ -26,7 +26,7 @@ class Recorder(TrainingListener):
         self.scores.append(score)
 
 
-def _vae(updater, **kw):
+def _vae(updater, **kw):  # noqa: D103
     net = make_net([VariationalAutoencoder(n_in=6, n_out=2, encoder_layer_sizes=(8,), decoder_layer_sizes=(8,),
                                            reconstruction_distribution=GaussianReconstructionDistribution()),
                     OutputLayer(n_out=2, activation="identity", loss="mse")], updater=updater, **kw)
@@ -79,7 +79,8 @@ def test_fit_divergence():
 
 
 def test_guard_off_trains_on_as_dl4j():
-    net = _vae(Sgd(1e6), nan_guard=False)
+    net = MultiLayerNetwork(_vae(Sgd(1e6)).conf, nan_guard=False).init()
+    assert net.nan_guard is False
     net.pretrain(X, batch_size=4, epochs=3)           # no exception
     assert not np.all(np.isfinite(net.params()))
 
@@ -100,3 +101,8 @@ def test_guard_is_quiet_on_healthy_training():
     net.pretrain(X, batch_size=8, epochs=2)
     net.fit((X, X[:, :2]), batch_size=8)
     assert net.iteration_count == 12
+
+
+def test_nan_guard_argument_is_checked():
+    with pytest.raises(TypeError, match="nan_guard"):
+        MultiLayerNetwork(_vae(Sgd(1.0)).conf, nan_guard="yes")

@@ -233,3 +233,12 @@ def test_bad_normalizer_group_is_a_format_error(tmp_path):
         f["normalizer"].create_dataset("std", data=np.ones(4, np.float32))
     with pytest.raises(ModelFormatError, match=r"normalizer/std has dtype float32 but the format \(float64 statistics\) expects float64"):
         load_normalizer(path)
+
+
+def test_wrong_width_message_names_the_normalizer_not_the_network():
+    from numba_ae import NormalizerStandardize
+    norm = NormalizerStandardize().fit(np.random.default_rng(0).normal(size=(10, 4)))
+    with pytest.raises(ValueError, match=r"'x' has 3 column\(s\) but this NormalizerStandardize \(fitted on 4 "
+                                         r"features\) expects n_in=4") as info:
+        norm.transform(np.zeros((2, 3)))
+    assert "network" not in str(info.value)

@@ -164,7 +164,8 @@ class DataNormalizer:
     # ---- apply -------------------------------------------------------------------------------
     def _prepare(self, x, name):
         self._check_fitted()
-        x = check_features(x, name=name, n_in=self._n_features)
+        x = check_features(x, name=name, n_in=self._n_features,
+                           expected_by=f"this {type(self).__name__} (fitted on {self._n_features} features)")
         return x, x.dtype
 
     def transform(self, x):

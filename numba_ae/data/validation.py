@@ -168,7 +168,7 @@ def _finalize(arr, name, dtype):
     return out
 
 
-def check_features(x, name="features", n_in=None, dtype=None):
+def check_features(x, name="features", n_in=None, dtype=None, expected_by="the network's first layer"):
     """Validate a feature matrix and return it as a C-contiguous float array.
 
     Parameters
@@ -184,6 +184,8 @@ def check_features(x, name="features", n_in=None, dtype=None):
         If given, the result is ``np.ascontiguousarray(x, dtype=dtype)``.
         Otherwise float32/float64 input keeps its dtype and everything else
         (bool, int, uint8, float16, ...) is converted to float32.
+    expected_by : str
+        Who requires ``n_in`` columns, for the error message.
 
     Returns
     -------
@@ -209,10 +211,7 @@ def check_features(x, name="features", n_in=None, dtype=None):
     if n_in is not None:
         n_in = check_int(n_in, "n_in", "check_features", low=1)
         if arr.shape[1] != n_in:
-            raise ValueError(
-                f"'{name}' has {arr.shape[1]} column(s) but the network's first "
-                f"layer expects n_in={n_in}"
-            )
+            raise ValueError(f"'{name}' has {arr.shape[1]} column(s) but {expected_by} expects n_in={n_in}")
     return _finalize(arr, name, dtype)
 
 
