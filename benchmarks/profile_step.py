@@ -28,7 +28,8 @@ def _wrap_kernels(totals, counts):
     (``kernel[act]``), and the array kernels of each activation."""
     from numba.core.registry import CPUDispatcher
 
-    from numba_ae.kernels import activations, corruption, dense, distributions, losses, updaters, vae
+    from numba_ae import distributions
+    from numba_ae.kernels import activations, corruption, dense, losses, updaters, vae
 
     def timer(f, key):
         def timed(*args):
@@ -39,7 +40,7 @@ def _wrap_kernels(totals, counts):
             return r
         return timed
 
-    for mod in (activations, corruption, dense, distributions, losses, updaters, vae):
+    for mod in (activations, corruption, dense, losses, updaters, vae):
         short = mod.__name__.rsplit(".", 1)[-1]
         for name, f in list(vars(mod).items()):
             if isinstance(f, CPUDispatcher):
@@ -47,6 +48,11 @@ def _wrap_kernels(totals, counts):
             elif isinstance(f, activations.per_activation):
                 for act, k in list(f._compiled.items()):
                     f._compiled[act] = timer(k, f"{short}.{name}[{act.name}]")
+    for mod in (distributions.gaussian, distributions.bernoulli, distributions.exponential):
+        for ek in vars(mod).values():
+            if isinstance(ek, distributions.ElementKernels):
+                for name in ("log_prob", "nll_grad", "log_prob_and_grad", "mean", "sample"):
+                    setattr(ek, name, timer(getattr(ek, name), f"distributions.{ek.tag}.{name}"))
     for act in activations.REGISTRY.values():
         for name in ("map", "bias_map", "bias_keep_z", "backward"):
             setattr(act, name, timer(getattr(act, name), f"activations.{name}[{act.name}]"))

@@ -85,7 +85,7 @@ def _prob_sample(p, unused, u):
 
 
 LOGIT_KERNELS = ElementKernels("bernoulli_logit", _logit_element, _logit_mean, _logit_sample)
-PROB_KERNELS = ElementKernels("bernoulli_prob", _prob_element, _prob_mean, _prob_sample)
+PROB_KERNELS = ElementKernels("bernoulli_prob", _prob_element, _prob_mean, _prob_sample, wide=True)
 
 
 class Bernoulli(Distribution):

@@ -46,7 +46,7 @@ def _sample(g, unused, u):
     return -math.log1p(-np.float64(u)) * math.exp(-np.float64(g))
 
 
-KERNELS = ElementKernels("exponential", _element, _mean, _sample)
+KERNELS = ElementKernels("exponential", _element, _mean, _sample, wide=True)
 
 
 class Exponential(Distribution):
