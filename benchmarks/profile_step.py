@@ -64,12 +64,15 @@ def main(argv=None):
     ap.add_argument("batch", type=int)
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default: ~20000 examples)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-nan-guard", action="store_true", help="turn the divergence guard off (nan_guard=False)")
     args = ap.parse_args(argv)
 
     case = C.find_case(args.case, args.batch)
     if not case.is_training:
         ap.error(f"{args.case} is not a training case")
     net = C.numba_net(case.model)
+    if args.no_nan_guard:
+        net.nan_guard = False
     op = C.numba_op(case, net)
     data = C.case_data(case)
     steps = args.steps or max(20, 20000 // args.batch)

@@ -4,8 +4,10 @@
 ``export_state``/``from_state`` turn a network into plain data and back,
 bitwise (``numba_ae.io`` stores that data and never imports the network);
 ``training_state``/``set_training_state`` are the counters and RNG state;
-``updater_state`` gives views of a layer's optimizer state.  The methods use
-the network's attributes set by ``MultiLayerNetwork.init``.
+``updater_state`` gives views of a layer's optimizer state; ``summary`` describes
+the network; copies (``pickle``, ``copy.deepcopy``) go through ``export_state``/
+``from_state``, so a copy is a full, independent network.  The methods use the
+network's attributes set by ``MultiLayerNetwork.init``.
 """
 import copy
 
@@ -162,6 +164,35 @@ class _NetworkState:
                                 "rng_state": state["rng_state"], "last_score": state.get("last_score")})
         return net
 
+    def summary(self):
+        """A text table of the layers, parameter shapes and counts."""
+        self._check_init()
+        rows = [("#", "layer", "n_in", "n_out", "activation", "params", "count")]
+        for i, layer in enumerate(self.layers):
+            shapes = [f"{n}{list(s)}" for n, s, _ in layer.param_specs()]
+            lines = [", ".join(shapes[k:k + 4]) for k in range(0, len(shapes), 4)]
+            rows.append((str(i), type(layer.conf).__name__, str(layer.n_in), str(layer.n_out),
+                         layer.activation, lines[0], f"{layer.num_params():,}"))
+            rows += [("", "", "", "", "", more, "") for more in lines[1:]]
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        line = "-" * (sum(widths) + 2 * (len(widths) - 1))
+        out = [line]
+        for k, r in enumerate(rows):
+            out.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+            if k == 0:
+                out.append(line)
+        out.append(line)
+        out.append(f"Total parameters: {self.num_params():,}   dtype: {self.conf.dtype}   "
+                   f"iterations: {self.iteration_count}   epochs: {self.epoch_count}")
+        return "\n".join(out)
+
+    # ================================================================== copies
+    def __reduce__(self):
+        # A copy is rebuilt from the public state (as a model file is), so its layers' params
+        # are views into its own flat vectors; listeners are not copied.
+        state = self.export_state(include_updater=True) if self._initialized else None
+        return _rebuild, (type(self), self.conf, state, self.nan_guard)
+
 
 def _copy_states(states):
     return {name: {k: v.copy() for k, v in st.items()} for name, st in states.items()}
@@ -180,3 +211,12 @@ def _copy_arrays(given, out, shapes, dtype, what):
             raise ValueError(f"{what} {name!r} must be a {np.dtype(dtype).name} array of shape {shape}; "
                              f"got {desc}")
         out[name][...] = arr
+
+
+def _rebuild(cls, conf, state, nan_guard):
+    """Unpickle / deepcopy a :class:`MultiLayerNetwork` (see ``__reduce__``)."""
+    if state is None:
+        return cls(conf, nan_guard=nan_guard)
+    net = cls.from_state(state)
+    net.nan_guard = nan_guard
+    return net

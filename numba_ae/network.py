@@ -9,21 +9,19 @@ gradient and run the updater over the layer's slice.  All randomness (weight
 init, corruption masks, VAE samples) comes from one ``np.random.Generator``
 seeded by the config seed, so the same seed trains bitwise-identically.
 
-The class is split by concern over two private mixins that only this module
+The class is split by concern over private mixins that only this module
 imports: ``_network_state`` (``export_state``/``from_state``, training and
-updater state) and ``_network_data`` (turning the accepted inputs into checked
-minibatches).
+updater state), ``_network_data`` (turning the accepted inputs into checked
+minibatches) and ``_network_guard`` (the divergence guard).
 """
-import math
-
 import numpy as np
 
 from . import io as _io
 from ._network_data import _NetworkData, _safe_len
+from ._network_guard import _NetworkGuard
 from ._network_state import _NetworkState
 from .config import NeuralNetConfiguration, OutputLayer as _OutputConf
 from .data import DataSetIterator
-from .errors import TrainingDivergedError
 from .kernels import updaters as _ku
 from .layers import build_layer
 from .listeners import TrainingListener
@@ -33,7 +31,7 @@ from .validation import check_bool, check_int
 INFERENCE_CHUNK = 4096
 
 
-class MultiLayerNetwork(_NetworkState, _NetworkData):
+class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
     """A feed-forward network of Dense/Output/AutoEncoder/VariationalAutoencoder layers.
 
     Parameters
@@ -169,28 +167,6 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
     def n_layers(self):
         return len(self.conf.layers)
 
-    def summary(self):
-        """A text table of the layers, parameter shapes and counts."""
-        self._check_init()
-        rows = [("#", "layer", "n_in", "n_out", "activation", "params", "count")]
-        for i, layer in enumerate(self.layers):
-            shapes = [f"{n}{list(s)}" for n, s, _ in layer.param_specs()]
-            lines = [", ".join(shapes[k:k + 4]) for k in range(0, len(shapes), 4)]
-            rows.append((str(i), type(layer.conf).__name__, str(layer.n_in), str(layer.n_out),
-                         layer.activation, lines[0], f"{layer.num_params():,}"))
-            rows += [("", "", "", "", "", more, "") for more in lines[1:]]
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-        line = "-" * (sum(widths) + 2 * (len(widths) - 1))
-        out = [line]
-        for k, r in enumerate(rows):
-            out.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
-            if k == 0:
-                out.append(line)
-        out.append(line)
-        out.append(f"Total parameters: {self.num_params():,}   dtype: {self.conf.dtype}   "
-                   f"iterations: {self.iteration_count}   epochs: {self.epoch_count}")
-        return "\n".join(out)
-
     # ================================================================== listeners
     def add_listener(self, *listeners):
         """Add training listeners (e.g. ``ScoreListener(10)``, ``ProgressBarListener()``)."""
@@ -239,32 +215,6 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
         else:
             self._updater_t[i] += 1
             self._updaters[i].step(self._flat[s], self._flat_grad[s], self._updater_state[i], self._updater_t[i])
-
-    def _guard(self, score, layer_ids, x, y=None):
-        """The divergence guard: raise :class:`TrainingDivergedError` when ``score`` or the
-        gradient of the layers ``layer_ids`` is non-finite (before any update is applied)."""
-        grads = self._flat_grad if len(layer_ids) == len(self.layers) else self._flat_grad[self._slices[layer_ids[0]]]
-        if math.isfinite(score) and _ku.all_finite(grads):
-            return
-        layer_i, param = layer_ids[-1], None
-        for i in layer_ids:
-            bad = [name for name, g in self.layers[i].grads.items() if not np.all(np.isfinite(g))]
-            if bad:
-                layer_i, param = i, bad[0]
-                break
-        input_bad = not np.all(np.isfinite(x)) or (y is not None and not np.all(np.isfinite(y)))
-        layer = self.layers[layer_i]
-        what = (f"non-finite gradient of {param!r} in layer {layer_i} ({type(layer.conf).__name__})"
-                if param is not None else f"non-finite score ({score!r}) of layer {layer_i} "
-                                          f"({type(layer.conf).__name__})")
-        last = self._last_score
-        msg = (f"training diverged at iteration {self.iteration_count}, epoch {self.epoch_count}: {what}"
-               + ("; the input batch was non-finite (NaN or inf in its features or labels)" if input_bad else "")
-               + f". The step was not applied: the network keeps the parameters and updater state of its "
-                 f"last finite step (last finite score: {last!r}). Lower the learning rate or check the data; "
-                 f"MultiLayerNetwork(conf, nan_guard=False) trains on regardless.")
-        raise TrainingDivergedError(msg, layer=layer_i, parameter=param, iteration=self.iteration_count,
-                                    epoch=self.epoch_count, last_score=last, input_non_finite=input_bad)
 
     def regularization_score(self, layers=None):
         """Sum of ``0.5*l2*||w||^2 + l1*sum|w|`` over the given (default all) layers."""
@@ -452,13 +402,6 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
             raise ValueError("'data' holds no examples")
         return total / count + self.regularization_score()
 
-    # ================================================================== copies
-    def __reduce__(self):
-        # A copy is rebuilt from the public state (as a model file is), so its layers' params
-        # are views into its own flat vectors; listeners are not copied.
-        state = self.export_state(include_updater=True) if self._initialized else None
-        return _rebuild, (type(self), self.conf, state, self.nan_guard)
-
     def __repr__(self):
         state = f"{self.num_params():,} params" if self._initialized else "not initialised"
         return f"MultiLayerNetwork({len(self.conf.layers)} layers, {state})"
@@ -472,15 +415,6 @@ class MultiLayerNetwork(_NetworkState, _NetworkData):
     def load(cls, path):
         """Load a network from an HDF5 model file; see :func:`numba_ae.io.load_model`."""
         return _io.load_model(path, network_class=cls)
-
-
-def _rebuild(cls, conf, state, nan_guard):
-    """Unpickle / deepcopy a :class:`MultiLayerNetwork` (see ``__reduce__``)."""
-    if state is None:
-        return cls(conf, nan_guard=nan_guard)
-    net = cls.from_state(state)
-    net.nan_guard = nan_guard
-    return net
 
 
 _io.register_network_class(MultiLayerNetwork)
