@@ -98,7 +98,12 @@ def load_config(spec):
     else:
         net_d, desc, hint = d, "", {}
     try:
-        conf = NeuralNetConfiguration.from_dict(net_d)
+        if isinstance(net_d, dict) and "class_name" in net_d:  # the to_json() form
+            conf = NeuralNetConfiguration.from_json(json.dumps(net_d))
+        else:  # the to_dict() form
+            conf = NeuralNetConfiguration.from_dict(net_d)
+        if not isinstance(conf, NeuralNetConfiguration):
+            raise TypeError(f"expected a NeuralNetConfiguration; got {type(conf).__name__}")
     except (TypeError, ValueError, KeyError) as e:
         raise UsageError(f"{path}: invalid network configuration: {e}") from None
     return conf, desc, hint
