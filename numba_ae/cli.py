@@ -1,4 +1,10 @@
-"""Command line: ``python -m numba_ae inspect model.h5`` (also the ``numba-ae`` script).
+"""Command line: ``python -m numba_ae COMMAND`` (also the ``numba-ae`` script).
+
+Commands: ``inspect MODEL``, ``examples`` and ``train CONFIG --data DATA --epochs N``
+(see :mod:`numba_ae._cli_train` for training, checkpoints and ``--resume``).
+User errors of ``train``/``examples`` print one line ``numba-ae: error: ...`` and
+exit with status 2 (``--debug``: raise with the traceback instead); Ctrl-C during
+``train`` exits with status 130 after saying how to resume.
 
 ``inspect`` loads (and so fully validates) a model file and prints the layer
 table, every stored parameter with its shape and dtype, the updater state, the
@@ -84,12 +90,50 @@ def _inspect(path, out):
 def _parser():
     p = argparse.ArgumentParser(prog="numba-ae", description="numba_ae command line tools")
     p.add_argument("--version", action="version", version=f"numba_ae {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line error messages")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     ins = sub.add_parser("inspect", help="show the layers, parameters and training state of a model file",
                          description="Load (and validate) a numba_ae HDF5 model file and describe it.")
     ins.add_argument("path", help="model file (.h5) written by net.save / numba_ae.io.save_model")
+    from ._cli_train import add_parsers
+    add_parsers(sub)
     return p
+
+
+def _run_train_or_examples(args, argv):
+    from . import _cli_train as t
+    from .errors import TrainingDivergedError
+    from .io import ModelFormatError
+    if getattr(args, "label_column", None) is not None:
+        try:
+            args.label_column = int(args.label_column)
+        except ValueError:
+            pass
+    try:
+        if args.command == "examples":
+            return t.cmd_examples(sys.stdout)
+        return t.cmd_train(args, argv, sys.stderr)
+    except (t.UsageError, ModelFormatError, FileNotFoundError, ValueError, TypeError) as e:
+        if args.debug:
+            raise
+        print(f"numba-ae: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # unwritable output, permission denied, disk full, ...
+        if args.debug:
+            raise
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"numba-ae: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except TrainingDivergedError as e:
+        if args.debug:
+            raise
+        print(f"numba-ae: error: training diverged: {_one_line(e)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(e):
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def main(argv=None):
@@ -110,4 +154,6 @@ def main(argv=None):
             print(f"numba-ae inspect: error: {args.path}: {e.strerror or e}", file=sys.stderr)
             return 2
         return 0
+    if args.command in ("train", "examples"):
+        return _run_train_or_examples(args, list(sys.argv[1:] if argv is None else argv))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
