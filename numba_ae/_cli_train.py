@@ -284,6 +284,11 @@ def cmd_train(args, argv, err):
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
     out = args.out if args.out is not None else (args.resume if args.resume is not None else "model.h5")
     _check_writable(out)
+    if args.samples:
+        from .config import VariationalAutoencoder
+        _check_writable(args.samples)
+        if not isinstance(conf.layers[0], VariationalAutoencoder):
+            raise UsageError("--samples needs a VariationalAutoencoder as the first layer")
     phases = phases_of(conf)
     if not phases:
         raise UsageError("the config has nothing to train: no pretrainable layer and no OutputLayer last")
@@ -375,6 +380,9 @@ def cmd_train(args, argv, err):
                   f"resume with: {_resume_command(argv, out)}\n")
         return 130
     err.write(f"numba-ae: saved {out}\n")
+    if args.samples:
+        from ._cli_plots import draw_samples
+        err.write(f"numba-ae: {draw_samples(net, args.samples, title=f'64 samples after {args.epochs} epoch(s)')}\n")
     return 0
 
 
@@ -403,5 +411,6 @@ def add_parsers(sub):
                          "default: the config's data hint, else labels")
     tr.add_argument("--binarize", action="store_true", help="features become x > 0.5 (as 0/1)")
     tr.add_argument("--limit", type=_int_arg, metavar="N", help="use only the first N examples")
+    tr.add_argument("--samples", metavar="PNG", help="after training, draw 64 samples of the (VAE) model here")
     tr.set_defaults(command="train")
     return ex, tr

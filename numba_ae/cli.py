@@ -96,8 +96,9 @@ def _parser():
     ins = sub.add_parser("inspect", help="show the layers, parameters and training state of a model file",
                          description="Load (and validate) a numba_ae HDF5 model file and describe it.")
     ins.add_argument("path", help="model file (.h5) written by net.save / numba_ae.io.save_model")
-    from ._cli_train import add_parsers
-    add_parsers(sub)
+    from . import _cli_plots, _cli_train
+    _cli_train.add_parsers(sub)
+    _cli_plots.add_parsers(sub)
     return p
 
 
@@ -110,11 +111,14 @@ def _run_train_or_examples(args, argv):
             args.label_column = int(args.label_column)
         except ValueError:
             pass
+    from . import _cli_plots
     try:
         if args.command == "examples":
             return t.cmd_examples(sys.stdout)
+        if args.command in _cli_plots.COMMANDS:
+            return _cli_plots.COMMANDS[args.command](args, sys.stderr)
         return t.cmd_train(args, argv, sys.stderr)
-    except (t.UsageError, ModelFormatError, FileNotFoundError, ValueError, TypeError) as e:
+    except (t.UsageError, ModelFormatError, FileNotFoundError, ValueError, TypeError, ImportError) as e:
         if args.debug:
             raise
         print(f"numba-ae: error: {_one_line(e)}", file=sys.stderr)
@@ -154,6 +158,6 @@ def main(argv=None):
             print(f"numba-ae inspect: error: {args.path}: {e.strerror or e}", file=sys.stderr)
             return 2
         return 0
-    if args.command in ("train", "examples"):
+    if args.command in ("train", "examples", "sample", "reconstruct", "latent", "score"):
         return _run_train_or_examples(args, list(sys.argv[1:] if argv is None else argv))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
