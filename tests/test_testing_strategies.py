@@ -33,6 +33,8 @@ def train_a_step(conf, ds):
     if any(layer.pretrainable for layer in net.layers):
         net.pretrain(ds)
         assert math.isfinite(net.score())
+        if conf.layers[-1].pretrainable:
+            assert math.isfinite(net.score(ds))
         trained = True
     if isinstance(conf.layers[-1], OutputLayer):
         net.fit(ds)

@@ -349,6 +349,9 @@ def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WI
       (``pretrain``; they may end with an OutputLayer too);
     * ``"any"``: one of those.
 
+    The last layer is trainable (an OutputLayer or a pretrainable layer), so
+    ``net.score(data)`` is defined.
+
     Every layer's input range is known from the layer below (a sigmoid layer feeds
     [0, 1], a relu one >= 0), so e.g. a Bernoulli VAE is only stacked on [0, 1] output.
     The first layer has ``n_in`` set; the others ``n_in`` set or ``None`` (inferred);
@@ -362,7 +365,7 @@ def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WI
         kind = draw(st.sampled_from(NETWORK_KINDS[1:]))
     n_layers = draw(st.integers(1, max_layers))
     kinds = [draw(st.sampled_from(["dense", "autoencoder", "vae"])) for _ in range(n_layers - 1)]
-    kinds.append("output" if kind == "supervised" else draw(st.sampled_from(["output", "dense", "autoencoder", "vae"])))
+    kinds.append("output" if kind == "supervised" else draw(st.sampled_from(["output", "autoencoder", "vae"])))
     if kind in ("autoencoder", "vae") and kind not in kinds:
         spots = [i for i, k in enumerate(kinds) if k != "output"]
         kinds[draw(st.sampled_from(spots)) if spots else -1] = kind
