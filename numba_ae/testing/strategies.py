@@ -14,8 +14,9 @@ step does not diverge.
 * :func:`network_configs` -- :class:`~numba_ae.NeuralNetConfiguration`\\ s;
 * :func:`datasets_for` -- :class:`~numba_ae.DataSet`\\ s valid for a network.
 
-Example::
+Example (see ``docs/testing.md``)::
 
+    import math
     from hypothesis import given, settings, strategies as st
     from numba_ae import MultiLayerNetwork
     from numba_ae.testing import strategies as nst
