@@ -7,10 +7,15 @@ Every strategy takes ``trainable``:
   registered activation/loss/weight init and their aliases, every updater with any valid
   hyperparameters, composites of any leaf distribution, ``None`` for inherited fields,
   tuple/list/int spellings) -- for round trips of the config objects;
-* ``trainable=True``: networks that train a few steps without diverging (small learning
-  rates, smooth activations, support-restricted distributions only on [0, 1] input, a
-  trainable last layer), whose first layer has ``n_in`` set -- for model-file round trips
-  of trained networks.
+* ``trainable=True``: thin wrappers over the public strategies of
+  :mod:`numba_ae.testing.strategies` (networks that train a step without diverging,
+  support-restricted distributions only on input in their support, a trainable last
+  layer, the first layer's ``n_in`` set) -- for model-file round trips of trained
+  networks.  Their data in [0, 1) with one-hot labels for mcxent/negativeloglikelihood
+  fits every config they generate (``datasets_for`` generates valid data in general).
+
+The broad ``trainable=False`` strategies stay here: the public ones are restricted to
+trainable configs.
 """
 from hypothesis import strategies as st
 
@@ -32,6 +37,7 @@ from numba_ae import (
     VariationalAutoencoder,
 )
 from numba_ae.registries import ACTIVATIONS, LOSSES
+from numba_ae.testing import strategies as nst
 from numba_ae.weight_init import WEIGHT_INITS
 
 ACT_NAMES = sorted(ACTIVATIONS)
@@ -51,22 +57,11 @@ lrs = finite(0.0, 10.0)
 epsilons = finite(1e-12, 1.0)
 reg = st.one_of(st.none(), finite(0.0, 1.0), st.integers(0, 3))
 
-#: activations of trainable VAE hidden layers
-TRAINABLE_ACTS = st.sampled_from(["sigmoid", "tanh", "relu", "identity", "softplus"])
-
-
 def updaters(trainable=False):
     """Any updater (objects with any valid hyperparameters, or names); with ``trainable``
-    small learning rates: two steps must not diverge (a VAE with identity activations is touchy)."""
+    the public ``nst.updaters()`` (small learning rates: steps must not diverge)."""
     if trainable:
-        return st.one_of(
-            st.builds(Sgd, learning_rate=st.floats(1e-3, 0.05)),
-            st.builds(Adam, learning_rate=st.floats(1e-3, 0.01), beta1=st.floats(0.5, 0.95),
-                      beta2=st.floats(0.9, 0.9999)),
-            st.builds(Nesterovs, learning_rate=st.floats(1e-3, 0.05), momentum=st.floats(0.0, 0.95)),
-            st.builds(RmsProp, learning_rate=st.floats(1e-3, 0.01), rms_decay=st.floats(0.5, 0.99)),
-            st.builds(AdaGrad, learning_rate=st.floats(1e-3, 0.05)),
-        )
+        return nst.updaters()
     return st.one_of(
         st.builds(Sgd, learning_rate=lrs),
         st.builds(Adam, learning_rate=lrs, beta1=finite(0.0, 1.0, exclude_max=True),
@@ -104,28 +99,14 @@ def distributions(draw, n_in, trainable=False, bounded_input=True):
     """A reconstruction distribution for ``n_in`` data columns (composites sum to it).
     ``trainable``: support-restricted ones (Bernoulli, Exponential, composites of them)
     only when the input lies in [0, 1] (``bounded_input``)."""
-    if not trainable:
+    if not trainable:  # (the public strategy with trainable)
         if n_in >= 2 and draw(st.booleans()):
             cuts = sorted(draw(st.sets(st.integers(1, n_in - 1), min_size=1, max_size=min(3, n_in - 1))))
             bounds = [0] + cuts + [n_in]
             parts = [(bounds[i + 1] - bounds[i], draw(leaf_distributions)) for i in range(len(bounds) - 1)]
             return CompositeReconstructionDistribution(parts)
         return draw(leaf_distributions)
-    kinds = ["gaussian", "loss"] + (["bernoulli", "exponential", "composite"] if bounded_input else [])
-    kind = draw(st.sampled_from(kinds))
-    if kind == "gaussian":
-        return GaussianReconstructionDistribution(draw(st.sampled_from(["identity", "tanh"])))
-    if kind == "loss":
-        return LossFunctionWrapper(draw(st.sampled_from(["sigmoid", "identity"])), "mse")
-    if kind == "bernoulli":
-        return BernoulliReconstructionDistribution()
-    if kind == "exponential":
-        return ExponentialReconstructionDistribution()
-    if n_in == 1:
-        return GaussianReconstructionDistribution()
-    a = draw(st.integers(1, n_in - 1))
-    return CompositeReconstructionDistribution(
-        ((a, GaussianReconstructionDistribution()), (n_in - a, BernoulliReconstructionDistribution())))
+    return draw(nst.reconstruction_distributions(n_in, data_range="unit" if bounded_input else "real"))
 
 
 def vae_distribution_kwargs(dist):
@@ -146,7 +127,9 @@ def layer_configs(draw, kind, n_in, n_in_effective, n_out, trainable=False, boun
     """A layer config of ``kind`` (``dense``, ``output``, ``autoencoder``, ``vae``) with the
     given ``n_in`` (``None``: inferred) and ``n_out``; ``n_in_effective`` is its input width."""
     if trainable:
-        return draw(_trainable_layer(kind, n_in, n_in_effective, n_out, bounded_input))
+        layer = draw(nst.layer_configs(n_in_effective, n_out, kinds=(kind,),
+                                       data_range="unit" if bounded_input else "real"))
+        return layer if n_in is not None else layer.replace(n_in=None)
     kw = draw(common_fields())
     kw.update(n_in=n_in, n_out=n_out)
     if kind == "dense":
@@ -169,48 +152,15 @@ def layer_configs(draw, kind, n_in, n_in_effective, n_out, trainable=False, boun
         num_samples=draw(st.integers(1, 4)), **kw)
 
 
-@st.composite
-def _trainable_layer(draw, kind, n_in, n_in_effective, n_out, bounded_input):
-    common = dict(n_in=n_in, n_out=n_out, updater=draw(st.one_of(st.none(), updaters(trainable=True))),
-                  l2=draw(st.sampled_from([None, 0.0, 1e-3])), l1_bias=draw(st.sampled_from([None, 1e-3])))
-    if kind == "dense":
-        return DenseLayer(activation=draw(st.sampled_from(["sigmoid", "tanh", "relu"])), **common)
-    if kind == "autoencoder":
-        return AutoEncoder(activation=draw(st.sampled_from(["sigmoid", "tanh"])),
-                           corruption_level=draw(st.sampled_from([0.0, 0.3])),
-                           sparsity=draw(st.sampled_from([0.0, 0.1])), **common)
-    if kind == "vae":
-        pzx = draw(st.sampled_from(["identity", "sigmoid"]))
-        return VariationalAutoencoder(
-            activation=draw(TRAINABLE_ACTS), pzx_activation=pzx,
-            encoder_layer_sizes=draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)),
-            decoder_layer_sizes=draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)),
-            num_samples=draw(st.integers(1, 2)),
-            **vae_distribution_kwargs(draw(distributions(n_in_effective, trainable=True,
-                                                         bounded_input=bounded_input))),
-            **common)
-    assert kind == "output"
-    if draw(st.booleans()):
-        return OutputLayer(activation="softmax", loss="mcxent", **common)
-    return OutputLayer(activation="sigmoid", loss="mse", **common)
-
-
-def bounded_output(layer):
-    """Whether a trainable layer's output lies in [0, 1] (sigmoid activation / VAE pzx)."""
-    if isinstance(layer, VariationalAutoencoder):
-        return layer.pzx_activation == "sigmoid"
-    return layer.activation == "sigmoid"
-
-
 # ============================================================================ networks
 
 
 @st.composite
 def network_configs(draw, trainable=False):
-    """A ``NeuralNetConfiguration`` of 1-4 layers (broad), or with ``trainable`` of 1-3
-    trainable layers on input in [0, 1) of width ``conf.layers[0].n_in``."""
+    """A ``NeuralNetConfiguration`` of 1-4 layers (broad), or with ``trainable`` the public
+    ``nst.network_configs()`` (1-4 trainable layers; input of width ``conf.layers[0].n_in``)."""
     if trainable:
-        return draw(_trainable_network())
+        return draw(nst.network_configs())
     n_layers = draw(st.integers(1, 4))
     prev = draw(sizes)
     layers = []
@@ -231,26 +181,3 @@ def network_configs(draw, trainable=False):
         l1_bias=draw(finite(0.0, 1.0)), l2_bias=draw(finite(0.0, 1.0)),
         dtype=draw(st.sampled_from(["float32", "float64"])),
     )
-
-
-@st.composite
-def _trainable_network(draw):
-    dtype = draw(st.sampled_from(["float32", "float64"]))
-    n_in = draw(st.integers(1, 5))
-    n_layers = draw(st.integers(1, 3))
-    supervised = draw(st.booleans())
-    layers = []
-    prev, bounded = n_in, True  # x is drawn in [0, 1)
-    for i in range(n_layers):
-        last = i == n_layers - 1
-        # the last layer is trainable: an OutputLayer (fit) or a pretrainable one
-        kinds = ["output"] if (last and supervised) else (["autoencoder", "vae"] if last else LAYER_KINDS)
-        kind = draw(st.sampled_from(kinds))
-        n_out = draw(st.integers(2 if kind == "output" else 1, 4))  # softmax over 1 unit has no gradient
-        layer = draw(layer_configs(kind, n_in if i == 0 else None, prev, n_out, trainable=True,
-                                   bounded_input=bounded))
-        layers.append(layer)
-        bounded = bounded_output(layer)
-        prev = n_out
-    return NeuralNetConfiguration(layers=layers, dtype=dtype, updater=draw(updaters(trainable=True)),
-                                  seed=draw(st.integers(0, 2 ** 40)))

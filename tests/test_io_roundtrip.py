@@ -55,7 +55,7 @@ def make_data(net, n_in, seed):
     last = net.conf.layers[-1]
     y = None
     if isinstance(last, OutputLayer):
-        if last.loss == "mcxent":
+        if last.loss in ("mcxent", "negativeloglikelihood"):
             y = np.eye(last.n_out, dtype=net.dtype)[rng.integers(0, last.n_out, 6)]
         else:
             y = rng.random((6, last.n_out)).astype(net.dtype)
