@@ -385,6 +385,10 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
                 raise ValueError("no minibatch has been trained on yet; pass data to score")
             return self._last_score
         supervised = isinstance(self.layers[-1].conf, _OutputConf)
+        if not supervised and not self.layers[-1].pretrainable:
+            raise ValueError(f"score(data) needs an OutputLayer (supervised loss) or a pretrainable layer "
+                             f"(AutoEncoder, VariationalAutoencoder) last; layer {len(self.layers) - 1} is a "
+                             f"{type(self.layers[-1].conf).__name__}")
         it = self._as_iterator(data, labels, INFERENCE_CHUNK, need_labels=supervised)
         trusted = isinstance(it, DataSetIterator)
         total, count = 0.0, 0

@@ -619,3 +619,9 @@ def test_pretrain_and_fit_keep_separate_updater_state():
     assert np.array_equal(net.get_layer(0).params["vb"], vb)
     with pytest.raises(ValueError, match="not pretrainable"):
         net.updater_state(1, pretrain=True)
+
+
+def test_score_with_a_dense_last_layer_is_a_clear_error():
+    net = make_net([DenseLayer(n_in=3, n_out=2, activation="tanh")])
+    with pytest.raises(ValueError, match="score\\(data\\) needs an OutputLayer"):
+        net.score(np.zeros((2, 3)))
