@@ -32,8 +32,9 @@ from .data import (
     load_mnist,
 )
 from .errors import TrainingDivergedError
+from .evaluation import Evaluation
 from .io import ModelFormatError, load_model, save_model
-from .listeners import ProgressBarListener, ScoreListener, TrainingListener
+from .listeners import CheckpointListener, EarlyStopping, ProgressBarListener, ScoreListener, TrainingListener
 from .network import MultiLayerNetwork
 from .registries import register_activation, unregister_activation
 from .updaters import AdaGrad, Adam, Nesterovs, RmsProp, Sgd
@@ -46,7 +47,8 @@ __all__ = [
     "MultiLayerNetwork", "Sgd", "Adam", "Nesterovs", "RmsProp", "AdaGrad",
     "DataSet", "ArrayDataSetIterator", "AsyncDataSetIterator", "MnistDataSetIterator", "load_mnist",
     "NormalizerStandardize", "NormalizerMinMaxScaler",
-    "TrainingListener", "ScoreListener", "ProgressBarListener",
+    "TrainingListener", "ScoreListener", "ProgressBarListener", "EarlyStopping", "CheckpointListener",
+    "Evaluation",
     "save_model", "load_model", "ModelFormatError", "TrainingDivergedError",
     "register_activation", "unregister_activation",
 ]

@@ -12,12 +12,14 @@ seeded by the config seed, so the same seed trains bitwise-identically.
 The class is split by concern over private mixins that only this module
 imports: ``_network_state`` (``export_state``/``from_state``, training and
 updater state), ``_network_data`` (turning the accepted inputs into checked
-minibatches) and ``_network_guard`` (the divergence guard).
+minibatches), ``_network_guard`` (the divergence guard) and ``_network_eval`` (the epoch
+loop, validation history, early-stop hook, ``predict``/``evaluate``).
 """
 import numpy as np
 
 from . import io as _io
-from ._network_data import _NetworkData, _safe_len
+from ._network_data import _NetworkData
+from ._network_eval import _NetworkEval
 from ._network_guard import _NetworkGuard
 from ._network_state import _NetworkState
 from .config import NeuralNetConfiguration, OutputLayer as _OutputConf
@@ -31,7 +33,7 @@ from .validation import check_bool, check_int
 INFERENCE_CHUNK = 4096
 
 
-class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
+class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval):
     """A feed-forward network of Dense/Output/AutoEncoder/VariationalAutoencoder layers.
 
     Parameters
@@ -67,6 +69,10 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
         self.iteration_count = 0
         self.epoch_count = 0
         self._last_score = None
+        #: One dict per epoch trained by this object (per process: not saved, not copied).
+        self.history = []
+        #: Set (e.g. by a listener) to end ``fit``/``pretrain_layer`` after the current epoch.
+        self.stop_training = False
 
     # ================================================================== set-up
     def init(self, params=None):
@@ -247,7 +253,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
         self._notify_iter(score)
         return score
 
-    def fit(self, data, labels=None, epochs=1, batch_size=None):
+    def fit(self, data, labels=None, epochs=1, batch_size=None, validation=None):
         """Supervised training (backprop through all layers; pretrainable layers act as encoders).
 
         Parameters
@@ -256,6 +262,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
             (then ``labels`` is required).
         epochs : number of passes over the data.
         batch_size : minibatch size when ``data`` is arrays/DataSet (default: all rows at once).
+        validation : labelled data (any form ``score`` accepts; re-iterable): ``score(validation)``
+            after every epoch, recorded as ``val_score`` in ``history``.
 
         Returns
         -------
@@ -267,22 +275,13 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
         epochs = check_int(epochs, "epochs", "MultiLayerNetwork.fit", low=1)
         batch_size = check_int(batch_size, "batch_size", "MultiLayerNetwork.fit", low=1, allow_none=True)
         it = self._as_iterator(data, labels, batch_size, need_labels=True)
-        self._run_epochs(it, epochs, True, self.fit_batch)
+        self._run_epochs(it, epochs, True, self.fit_batch, self._validation_source(validation))
         return self
 
-    def _run_epochs(self, it, epochs, need_labels, step):
-        """``epochs`` passes over ``it``: validate/convert each batch, ``step(x, y)``, listeners."""
-        trusted = isinstance(it, DataSetIterator)
-        for _ in range(epochs):
-            self._notify_epoch_start(self.epoch_count, _safe_len(it))
-            for k, ds in enumerate(it):
-                step(*self._batch(ds, need_labels, trusted, it, k))
-            self.epoch_count += 1
-            self._notify_epoch_end()
-
-    def pretrain_layer(self, i, data, epochs=1, batch_size=None):
+    def pretrain_layer(self, i, data, epochs=1, batch_size=None, validation=None):
         """Unsupervised training of pretrainable layer ``i`` on its own input (the
-        inference output of the layers below); only layer ``i``'s parameters change."""
+        inference output of the layers below); only layer ``i``'s parameters change.
+        ``validation``: features; ``pretrain_score(i, validation)`` after every epoch."""
         self._check_init()
         layer = self.get_layer(i)
         i = layer.index
@@ -293,7 +292,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
         batch_size = check_int(batch_size, "batch_size", "MultiLayerNetwork.pretrain_layer", low=1,
                                allow_none=True)
         it = self._as_iterator(data, None, batch_size, need_labels=False)
-        self._run_epochs(it, epochs, False, lambda x, _: self.pretrain_batch(i, x))
+        self._run_epochs(it, epochs, False, lambda x, _: self.pretrain_batch(i, x),
+                         self._validation_source(validation, i), "pretrain", i)
         return self
 
     def pretrain_batch(self, i, x):
@@ -311,8 +311,9 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
         self._notify_iter(score)
         return score
 
-    def pretrain(self, data, epochs=1, batch_size=None):
-        """Layerwise pretraining: each pretrainable layer in order, ``epochs`` passes each."""
+    def pretrain(self, data, epochs=1, batch_size=None, validation=None):
+        """Layerwise pretraining: each pretrainable layer in order, ``epochs`` passes each
+        (see ``pretrain_layer`` for ``validation``; early stopping ends one layer's run)."""
         self._check_init()
         epochs = check_int(epochs, "epochs", "MultiLayerNetwork.pretrain", low=1)
         batch_size = check_int(batch_size, "batch_size", "MultiLayerNetwork.pretrain", low=1, allow_none=True)
@@ -320,7 +321,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard):
         if not idx:
             raise ValueError("the network has no pretrainable layer (AutoEncoder or VariationalAutoencoder)")
         for i in idx:
-            self.pretrain_layer(i, data, epochs=epochs, batch_size=batch_size)
+            self.pretrain_layer(i, data, epochs=epochs, batch_size=batch_size, validation=validation)
         return self
 
     # ================================================================== inference
