@@ -38,7 +38,9 @@ def _run(capsys, argv):
     return rc, out, err
 
 
-def test_train_writes_loadable_model(tiny, capsys):
+def test_train_writes_loadable_model(tiny, capsys, monkeypatch):
+    import numba_ae._cli_train
+    monkeypatch.setattr(numba_ae._cli_train, "_COMPILE_NOTICE_DONE", False)   # once per process
     d, x, _ = tiny
     out = str(d / "m.h5")
     rc, _, err = _run(capsys, ["train", str(d / "sup.json"), "--data", str(d / "d.npz"), "--epochs", "2",
