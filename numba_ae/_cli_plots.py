@@ -1,5 +1,6 @@
-"""``numba-ae sample | reconstruct | latent | score``: pictures and per-example scores of a
-trained model (private: only ``numba_ae.cli`` imports this module).
+"""``numba-ae sample | reconstruct | latent | score | evaluate``: pictures, per-example
+scores and classifier metrics of a trained model (private: only ``numba_ae.cli`` imports
+this module).
 
 They read the model's first layer: a VariationalAutoencoder (sampling, reconstruction,
 latent means, reconstruction log-probability or, for a loss-function wrapper, the
@@ -148,7 +149,34 @@ def cmd_score(args, out):
     return 0
 
 
-COMMANDS = {"sample": cmd_sample, "reconstruct": cmd_reconstruct, "latent": cmd_latent, "score": cmd_score}
+def cmd_evaluate(args, out, stdout=None):
+    import sys
+    from .config import OutputLayer
+    from .data.loading import as_targets, load_data
+    from .io import ModelFormatError, load_model
+    try:
+        net = load_model(args.model)
+    except ModelFormatError as e:
+        raise UsageError(str(e)) from None
+    last = net.conf.layers[-1]
+    if not isinstance(last, OutputLayer):
+        raise UsageError(f"{args.model}: evaluate needs a classifier (an OutputLayer last); the last layer is a "
+                         f"{type(last).__name__}")
+    x, labels = load_data(args.data, features_key=args.features_key, labels_key=args.labels_key,
+                          label_column=args.label_column, binarize_features=args.binarize, limit=args.limit)
+    if x.shape[1] != net.n_in:
+        raise UsageError(f"data {args.data}: {x.shape[1]} features per example but the model's input has "
+                         f"n_in={net.n_in}")
+    if labels is None:
+        raise UsageError(f"data {args.data}: no labels to evaluate against (give --labels-key/--label-column)")
+    y = as_targets(labels, last.n_out, what=f"data {args.data}: labels")
+    ev = net.evaluate((x.astype(net.dtype), y.astype(net.dtype)))
+    (stdout or sys.stdout).write(ev.stats().rstrip() + "\n")
+    return 0
+
+
+COMMANDS = {"sample": cmd_sample, "reconstruct": cmd_reconstruct, "latent": cmd_latent, "score": cmd_score,
+            "evaluate": cmd_evaluate}
 
 
 def _data_args(p):
@@ -185,5 +213,8 @@ def add_parsers(sub):
     sc.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores")
     sc.add_argument("--num-samples", type=_int_arg, default=16)
     sc.add_argument("--seed", type=_int_arg, default=0)
-    for p in (s, r, la, sc):
+    ev = sub.add_parser("evaluate", help="accuracy, precision, recall, F1 and confusion matrix of a classifier")
+    ev.add_argument("model", metavar="MODEL")
+    _data_args(ev)
+    for p in (s, r, la, sc, ev):
         p.set_defaults(command=p.prog.split()[-1])

@@ -282,6 +282,8 @@ def cmd_train(args, argv, err):
         raise UsageError(f"--batch-size must be >= 1; got {args.batch_size}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
+    if args.patience is not None and args.patience < 1:
+        raise UsageError(f"--patience must be >= 1; got {args.patience}")
     out = args.out if args.out is not None else (args.resume if args.resume is not None else "model.h5")
     _check_writable(out)
     if args.samples:
@@ -323,8 +325,8 @@ def cmd_train(args, argv, err):
     if x.shape[1] != n_in:
         raise UsageError(f"data {spec}: {x.shape[1]} features per example but the model's input has n_in={n_in}")
     y = None
+    targets = args.targets or hint.get("targets", "labels")
     if need_fit:
-        targets = args.targets or hint.get("targets", "labels")
         n_out = conf.layers[-1].n_out
         if targets == "features":
             if n_out != x.shape[1]:
@@ -336,6 +338,27 @@ def cmd_train(args, argv, err):
                              "give --labels-key/--label-column, or --targets features to reconstruct the input)")
         else:
             y = as_targets(labels, n_out, what=f"data {spec}: labels")
+
+    # ---- validation data (same keys and targets as the training data)
+    val = None
+    if args.validation is not None:
+        xv, lv = load_data(args.validation, features_key=args.features_key, labels_key=args.labels_key,
+                           label_column=args.label_column,
+                           binarize_features=bool(hint.get("binarize", False)) or args.binarize)
+        if xv.shape[1] != n_in:
+            raise UsageError(f"validation data {args.validation}: {xv.shape[1]} features per example but the "
+                             f"model's input has n_in={n_in}")
+        yv = None
+        if need_fit:
+            if targets == "features":
+                yv = xv
+            elif lv is None:
+                raise UsageError(f"validation data {args.validation}: no labels, but fit needs them")
+            else:
+                yv = as_targets(lv, conf.layers[-1].n_out, what=f"validation data {args.validation}: labels")
+        val = (xv, yv)
+    elif args.patience is not None:
+        raise UsageError("--patience needs --validation DATA")
 
     # ---- run the plan
     if args.resume is None or os.path.abspath(out) != os.path.abspath(args.resume):
@@ -356,6 +379,7 @@ def cmd_train(args, argv, err):
                 err.write(f"numba-ae: note: extending {_phase_label(ph)} after a later phase already ran; "
                           "this differs from a fresh run with these --epochs\n")
             rep.label = _phase_label(ph)
+            best, since_best = None, 0
             for e in range(done[pi], args.epochs):
                 seed = int(np.random.SeedSequence([int(net.seed), pi, e]).generate_state(1, np.uint64)[0] >> 1)
                 it = ArrayDataSetIterator(x, y if ph["phase"] == "fit" else None, batch_size=args.batch_size,
@@ -366,12 +390,30 @@ def cmd_train(args, argv, err):
                     err.flush()
                     _COMPILE_NOTICE_DONE = True
                 if ph["phase"] == "pretrain":
-                    net.pretrain_layer(ph["layer"], it, epochs=1)
+                    net.pretrain_layer(ph["layer"], it, epochs=1,
+                                       validation=None if val is None else val[0])
                 else:
-                    net.fit(it, epochs=1)
+                    net.fit(it, epochs=1, validation=val)
                 done[pi] = e + 1
-                rep.end(f"{e + 1}/{args.epochs}")
+                vs = net.history[-1]["val_score"] if val is not None else None
+                rep.end(f"{e + 1}/{args.epochs}" + (f"  val {vs:.6g}" if vs is not None else ""))
+                stop = False
+                if args.patience is not None:
+                    if best is None or vs < best[0]:
+                        best, since_best = (vs, net.params(), e + 1), 0
+                    else:
+                        since_best += 1
+                        stop = since_best >= args.patience
+                if stop:
+                    # early stop: back to the best epoch's parameters; the phase counts as done
+                    net.set_params(best[1])
+                    done[pi] = args.epochs
+                    err.write(f"numba-ae: early stop of {_phase_label(ph)}: no validation improvement for "
+                              f"{args.patience} epoch(s); keeping the parameters of epoch {best[2]} "
+                              f"(validation score {best[0]:.6g})\n")
                 write_checkpoint(net, out, phases, done)
+                if stop:
+                    break
     except KeyboardInterrupt:
         if rep.bar is not None:
             rep.bar.close()
@@ -411,6 +453,10 @@ def add_parsers(sub):
                          "default: the config's data hint, else labels")
     tr.add_argument("--binarize", action="store_true", help="features become x > 0.5 (as 0/1)")
     tr.add_argument("--limit", type=_int_arg, metavar="N", help="use only the first N examples")
+    tr.add_argument("--validation", metavar="DATA", help="validation data: its score is printed every epoch")
+    tr.add_argument("--patience", type=_int_arg, metavar="K",
+                    help="with --validation: stop a phase after K epochs without improvement, keeping the "
+                         "best epoch's parameters")
     tr.add_argument("--samples", metavar="PNG", help="after training, draw 64 samples of the (VAE) model here")
     tr.set_defaults(command="train")
     return ex, tr

@@ -158,6 +158,6 @@ def main(argv=None):
             print(f"numba-ae inspect: error: {args.path}: {e.strerror or e}", file=sys.stderr)
             return 2
         return 0
-    if args.command in ("train", "examples", "sample", "reconstruct", "latent", "score"):
+    if args.command in ("train", "examples", "sample", "reconstruct", "latent", "score", "evaluate"):
         return _run_train_or_examples(args, list(sys.argv[1:] if argv is None else argv))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover

@@ -105,3 +105,55 @@ def test_train_samples(tmp_path, capsys):
     (tmp_path / "c2.json").write_text(conf2.to_json())
     assert cli.main(["train", str(tmp_path / "c2.json"), "--data", _data(tmp_path), "--epochs", "1",
                      "--samples", str(tmp_path / "s2.png")]) == 2
+
+
+def _classifier_file(tmp_path):
+    from numba_ae import Adam
+    net = make_net([DenseLayer(n_in=16, n_out=8, activation="tanh"),
+                    OutputLayer(n_out=3, activation="softmax", loss="mcxent")], dtype="float32", updater=Adam(1e-2))
+    net.fit((X, np.eye(3, dtype=np.float32)[Y]), batch_size=8, epochs=3)
+    net.save(tmp_path / "clf.h5")
+    return net, str(tmp_path / "clf.h5")
+
+
+def test_evaluate_prints_the_stats_of_net_evaluate(tmp_path, capsys):
+    net, model = _classifier_file(tmp_path)
+    assert cli.main(["evaluate", model, "--data", _data(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == net.evaluate((X, np.eye(3, dtype=np.float32)[Y])).stats().strip()
+    assert "ccuracy" in out
+    np.savez(tmp_path / "nolabels.npz", x=X)
+    assert cli.main(["evaluate", model, "--data", str(tmp_path / "nolabels.npz")]) == 2
+    assert "no labels" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(_vae_file(tmp_path)), "--data", _data(tmp_path)]) == 2
+    assert "needs a classifier" in capsys.readouterr().err
+
+
+def test_train_validation_and_patience(tmp_path, capsys):
+    from numba_ae import MultiLayerNetwork
+    conf = make_net([DenseLayer(n_in=16, n_out=8, activation="tanh"),
+                     OutputLayer(n_out=3, activation="softmax", loss="mcxent")]).conf
+    (tmp_path / "c.json").write_text(conf.to_json())
+    np.savez(tmp_path / "val.npz", x=X[:10], y=Y[:10])
+    base = ["train", str(tmp_path / "c.json"), "--data", _data(tmp_path), "--batch-size", "8",
+            "--validation", str(tmp_path / "val.npz")]
+    assert cli.main(base + ["--epochs", "3", "--out", str(tmp_path / "a.h5")]) == 0
+    err = capsys.readouterr().err
+    assert err.count(" val ") == 3
+    # with patience 1 and a validation set the model fits worse and worse (labels shuffled), it stops
+    np.savez(tmp_path / "bad.npz", x=X[:10], y=(Y[:10] + 1) % 3)
+    argv = ["train", str(tmp_path / "c.json"), "--data", _data(tmp_path), "--batch-size", "8",
+            "--validation", str(tmp_path / "bad.npz"), "--patience", "1", "--epochs", "30",
+            "--out", str(tmp_path / "b.h5")]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "early stop of fit" in err
+    epochs_run = err.count(" val ")
+    assert epochs_run < 30
+    net = MultiLayerNetwork.load(tmp_path / "b.h5")
+    # the checkpoint holds the best epoch's parameters: its validation score is the best printed one
+    vals = [float(line.split(" val ")[1].split()[0]) for line in err.splitlines() if " val " in line]
+    assert net.score((X[:10], np.eye(3, dtype=np.float32)[(Y[:10] + 1) % 3])) == pytest.approx(min(vals), rel=1e-5)
+    assert cli.main(["train", str(tmp_path / "c.json"), "--data", _data(tmp_path), "--epochs", "1",
+                     "--patience", "2", "--out", str(tmp_path / "c.h5")]) == 2
+    assert "--patience needs --validation" in capsys.readouterr().err
