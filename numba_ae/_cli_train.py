@@ -282,6 +282,9 @@ def cmd_train(args, argv, err):
         raise UsageError(f"--batch-size must be >= 1; got {args.batch_size}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
+    if args.device == "cuda":
+        raise UsageError("--device cuda: numba_ae has no GPU path yet (MultiLayerNetwork trains on the CPU); "
+                         "use --device cpu or auto")
     if args.patience is not None and args.patience < 1:
         raise UsageError(f"--patience must be >= 1; got {args.patience}")
     out = args.out if args.out is not None else (args.resume if args.resume is not None else "model.h5")
@@ -453,6 +456,9 @@ def add_parsers(sub):
                          "default: the config's data hint, else labels")
     tr.add_argument("--binarize", action="store_true", help="features become x > 0.5 (as 0/1)")
     tr.add_argument("--limit", type=_int_arg, metavar="N", help="use only the first N examples")
+    tr.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                    help="where to train; auto = the GPU when one is usable, else the CPU "
+                         "(today always the CPU: the CUDA kernels are not built yet)")
     tr.add_argument("--validation", metavar="DATA", help="validation data: its score is printed every epoch")
     tr.add_argument("--patience", type=_int_arg, metavar="K",
                     help="with --validation: stop a phase after K epochs without improvement, keeping the "

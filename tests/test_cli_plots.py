@@ -157,3 +157,13 @@ def test_train_validation_and_patience(tmp_path, capsys):
     assert cli.main(["train", str(tmp_path / "c.json"), "--data", _data(tmp_path), "--epochs", "1",
                      "--patience", "2", "--out", str(tmp_path / "c.h5")]) == 2
     assert "--patience needs --validation" in capsys.readouterr().err
+
+
+def test_train_device_flag(tmp_path, capsys):
+    conf = make_net([DenseLayer(n_in=16, n_out=4), OutputLayer(n_out=3, activation="softmax", loss="mcxent")]).conf
+    (tmp_path / "c.json").write_text(conf.to_json())
+    base = ["train", str(tmp_path / "c.json"), "--data", _data(tmp_path), "--epochs", "1", "--out",
+            str(tmp_path / "m.h5")]
+    assert cli.main(base + ["--device", "auto"]) == 0
+    assert cli.main(base + ["--device", "cuda"]) == 2
+    assert "no GPU path yet" in capsys.readouterr().err
