@@ -37,8 +37,6 @@ command prints how to resume and exits with status 130.
 import json
 import os
 import shlex
-import sys
-import tempfile
 import time
 
 import numpy as np
@@ -137,20 +135,12 @@ def progress_path(out):
 
 
 def _write_json_atomically(path, obj):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=d)
-    try:
-        with os.fdopen(fd, "w") as f:
+    from .io.atomic import write_atomically
+
+    def write(tmp):
+        with open(tmp, "w") as f:
             json.dump(obj, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, write)
 
 
 def read_progress(path, net, phases):
