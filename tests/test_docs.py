@@ -16,6 +16,9 @@ import time
 
 import pytest
 
+from numba_ae import unregister_activation
+from numba_ae.kernels.activations import REGISTRY as ACTIVATIONS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP_MARKER = "# doctest: skip"
 
@@ -74,12 +77,17 @@ def test_doc_examples(relpath, tmp_path, monkeypatch):
         pytest.skip(f"{relpath}: no runnable python blocks")
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__doc_example__", "__file__": path}
-    for line, src in runnable:
-        code = compile("\n" * (line - 1) + src, path, "exec")  # tracebacks show the doc's line
-        t0 = time.perf_counter()
-        try:
-            exec(code, namespace)
-        except BaseException as e:  # SystemExit too: a block must not end the run
-            raise AssertionError(f"{relpath}:{line}: the python block failed: "
-                                 f"{type(e).__name__}: {e}") from e
-        print(f"{relpath}:{line}: {time.perf_counter() - t0:.2f} s")
+    registered = set(ACTIVATIONS)
+    try:
+        for line, src in runnable:
+            code = compile("\n" * (line - 1) + src, path, "exec")  # tracebacks show the doc's line
+            t0 = time.perf_counter()
+            try:
+                exec(code, namespace)
+            except BaseException as e:  # SystemExit too: a block must not end the run
+                raise AssertionError(f"{relpath}:{line}: the python block failed: "
+                                     f"{type(e).__name__}: {e}") from e
+            print(f"{relpath}:{line}: {time.perf_counter() - t0:.2f} s")
+    finally:  # activations an example registered do not leak into later tests
+        for name in set(ACTIVATIONS) - registered:
+            unregister_activation(name)
