@@ -11,16 +11,12 @@ import os
 
 import numpy as np
 
-from ._cli_train import UsageError, _check_writable, _int_arg
+from ._cli_train import UsageError, _check_writable, _int_arg, load_checked
 
 
 def _model(path):
     from .config import AutoEncoder, VariationalAutoencoder
-    from .io import ModelFormatError, load_model
-    try:
-        net = load_model(path)
-    except ModelFormatError as e:
-        raise UsageError(str(e)) from None
+    net = load_checked(path)
     first = net.get_layer(0)
     if not isinstance(first.conf, (AutoEncoder, VariationalAutoencoder)):
         raise UsageError(f"{path}: layer 0 is a {type(first.conf).__name__}; this command needs an AutoEncoder "
@@ -153,11 +149,7 @@ def cmd_evaluate(args, out, stdout=None):
     import sys
     from .config import OutputLayer
     from .data.loading import as_targets, load_data
-    from .io import ModelFormatError, load_model
-    try:
-        net = load_model(args.model)
-    except ModelFormatError as e:
-        raise UsageError(str(e)) from None
+    net = load_checked(args.model)
     last = net.conf.layers[-1]
     if not isinstance(last, OutputLayer):
         raise UsageError(f"{args.model}: evaluate needs a classifier (an OutputLayer last); the last layer is a "

@@ -249,6 +249,15 @@ def _resume_command(argv, out):
     return "numba-ae " + shlex.join(args + ["--resume", out])
 
 
+def load_checked(path):
+    """``load_model(path)``; a damaged or foreign file is a one-line usage error."""
+    from .io import ModelFormatError, load_model
+    try:
+        return load_model(path)
+    except ModelFormatError as e:
+        raise UsageError(str(e)) from None
+
+
 def _check_writable(out):
     d = os.path.dirname(os.path.abspath(out)) or "."
     if os.path.isdir(out):
@@ -262,7 +271,6 @@ def _check_writable(out):
 def cmd_train(args, argv, err):
     from .data import ArrayDataSetIterator
     from .data.loading import as_targets, load_data
-    from .io import ModelFormatError, load_model
     from .network import MultiLayerNetwork
 
     conf, _desc, hint = load_config(args.config)
@@ -291,10 +299,7 @@ def cmd_train(args, argv, err):
 
     # ---- the network: fresh or from the checkpoint
     if args.resume is not None:
-        try:
-            net = load_model(args.resume)
-        except ModelFormatError as e:
-            raise UsageError(str(e)) from None
+        net = load_checked(args.resume)
         if args.seed is not None and args.seed != net.seed:
             raise UsageError(f"--seed {args.seed} differs from the checkpoint's seed {net.seed}")
         a, b = net.conf.replace(seed=None).to_dict(), conf.replace(seed=None).to_dict()

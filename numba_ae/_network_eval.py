@@ -85,16 +85,7 @@ class _NetworkEval:
         if not layer.pretrainable:
             raise ValueError(f"layer {i} ({type(layer.conf).__name__}) is not pretrainable")
         it = self._as_iterator(data, None, _CHUNK, need_labels=False)
-        trusted = isinstance(it, DataSetIterator)
-        total, count = 0.0, 0
-        for k, ds in enumerate(it):
-            x, _ = self._batch(ds, False, trusted, it, k)
-            s = layer.example_scores_unsupervised(self._forward(x, stop=i), self._rng)
-            total += float(np.sum(s, dtype=np.float64))
-            count += x.shape[0]
-        if count == 0:
-            raise ValueError("'data' holds no examples")
-        return total / count + self.regularization_score(layers=[i])
+        return self._mean_example_score(it, False, i) + self.regularization_score(layers=[i])
 
     # ================================================================== classification
     def _check_classifier(self, what):

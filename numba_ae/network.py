@@ -391,6 +391,13 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
                              f"(AutoEncoder, VariationalAutoencoder) last; layer {len(self.layers) - 1} is a "
                              f"{type(self.layers[-1].conf).__name__}")
         it = self._as_iterator(data, labels, INFERENCE_CHUNK, need_labels=supervised)
+        return self._mean_example_score(it, supervised, len(self.layers) - 1) + self.regularization_score()
+
+    def _mean_example_score(self, it, supervised, i):
+        """Mean over the examples of ``it`` of layer ``i``'s per-example score: the supervised
+        loss of the output layer (``supervised``), else the pretrain objective of layer ``i``
+        on its input (the inference output of the layers below).  Serves ``score`` and
+        ``pretrain_score``."""
         trusted = isinstance(it, DataSetIterator)
         total, count = 0.0, 0
         for k, ds in enumerate(it):
@@ -399,13 +406,12 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
                 self._forward(x)
                 s = self.layers[-1].example_scores(y)
             else:
-                inp = self._forward(x, stop=len(self.layers) - 1)
-                s = self.layers[-1].example_scores_unsupervised(inp, self._rng)
+                s = self.layers[i].example_scores_unsupervised(self._forward(x, stop=i), self._rng)
             total += float(np.sum(s, dtype=np.float64))
             count += x.shape[0]
         if count == 0:
             raise ValueError("'data' holds no examples")
-        return total / count + self.regularization_score()
+        return total / count
 
     def __repr__(self):
         state = f"{self.num_params():,} params" if self._initialized else "not initialised"
