@@ -148,21 +148,17 @@ def cmd_score(args, out):
 def cmd_evaluate(args, out, stdout=None):
     import sys
     from .config import OutputLayer
-    from .data.loading import as_targets, load_data
+    from .data.loading import as_targets
     net = load_checked(args.model)
     last = net.conf.layers[-1]
     if not isinstance(last, OutputLayer):
         raise UsageError(f"{args.model}: evaluate needs a classifier (an OutputLayer last); the last layer is a "
                          f"{type(last).__name__}")
-    x, labels = load_data(args.data, features_key=args.features_key, labels_key=args.labels_key,
-                          label_column=args.label_column, binarize_features=args.binarize, limit=args.limit)
-    if x.shape[1] != net.n_in:
-        raise UsageError(f"data {args.data}: {x.shape[1]} features per example but the model's input has "
-                         f"n_in={net.n_in}")
+    x, labels = _data(args, net)
     if labels is None:
         raise UsageError(f"data {args.data}: no labels to evaluate against (give --labels-key/--label-column)")
     y = as_targets(labels, last.n_out, what=f"data {args.data}: labels")
-    ev = net.evaluate((x.astype(net.dtype), y.astype(net.dtype)))
+    ev = net.evaluate((x, y.astype(net.dtype)))
     (stdout or sys.stdout).write(ev.stats().rstrip() + "\n")
     return 0
 
