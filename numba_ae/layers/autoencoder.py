@@ -3,8 +3,6 @@ import numpy as np
 
 from ..data import check_loss_targets
 from ..kernels import corruption as kc
-from ..kernels import dense as kd
-from ..kernels import losses as kl
 from ..registries import loss_code
 from .dense import DenseLayer
 
@@ -42,28 +40,28 @@ class AutoEncoder(DenseLayer):
         stack_h = self._empty(2 * n, self.n_out)
         return {"stack_in": self._empty(2 * n, self.n_in),
                 "stack_h": stack_h, "zh": self._pre(stack_h[n:]), "zr": self._empty(n, self.n_in),
-                "r": self._empty(n, self.n_in), "scores": np.empty(n, dtype=self.dtype),
-                "act": np.empty(n, dtype=self.dtype)}
+                "r": self._empty(n, self.n_in), "scores": self._empty(n),
+                "act": self._empty(n)}
 
     def backward(self, delta, need_dx):
         # The supervised pass does not use vb: its gradient is zero (as DL4J's
         # backpropGradient), not whatever the last pretrain_step left in the buffer.
-        self.grads["vb"][...] = 0.0
+        self.backend.fill(self._grads["vb"], 0.0)
         return super().backward(delta, need_dx)
 
     def _reconstruct(self, x):
         """``(h, z, r)``: code, decoder pre-activation and reconstruction of ``x`` without
         corruption (new arrays)."""
         h = self._empty(x.shape[0], self.n_out)
-        kd.dense_forward[self.act](x, self.params["W"], self.params["b"], self._pre(h), h)
+        self.kd.dense_forward[self.act](x, self._params["W"], self._params["b"], self._pre(h), h)
         z = self._empty(*x.shape)
         r = self._empty(*x.shape)
-        kd.dense_transposed_forward_keep_z[self.act](h, self.params["W"], self.params["vb"], z, r)
+        self.kd.dense_transposed_forward_keep_z[self.act](h, self._params["W"], self._params["vb"], z, r)
         return h, z, r
 
     def reconstruct(self, x):
-        """Decode(encode(x)) without corruption; returns a new array [n, n_in]."""
-        return self._reconstruct(x)[2]
+        """Decode(encode(x)) without corruption; returns a new host array [n, n_in]."""
+        return self.backend.to_host(self._reconstruct(self._input(x))[2])
 
     def pretrain_step(self, x, rng, u=None):
         """Gradients of the pretrain objective into ``grads``; returns the objective (float).
@@ -74,33 +72,32 @@ class AutoEncoder(DenseLayer):
         rng : numpy Generator for the corruption mask.
         u : optional [n, n_in] uniform draws fixing the mask (value zeroed where ``u < level``).
         """
-        x = np.ascontiguousarray(x, dtype=self.dtype)  # no copy for the network's own batches
-        self.check_targets(x)
+        x = self._input(x, self.check_targets)  # no copy for the network's own batches
         if u is not None:
-            u = np.ascontiguousarray(u, dtype=self.dtype)
+            u = self.backend.from_host(u, self.dtype)
         n = x.shape[0]
         ws = self._workspace(n, "pretrain")
-        W, b, vb = self.params["W"], self.params["b"], self.params["vb"]
+        W, b, vb = self._params["W"], self._params["b"], self._params["vb"]
         xt, dr = ws.stack_in[:n], ws.stack_in[n:]
         h = ws.stack_h[n:]
         if u is not None:
-            kc.corrupt(x, u, self.corruption_level, xt)
+            self.kc.corrupt(x, u, self.corruption_level, xt)
         elif self.corruption_level > 0.0:
             # raw 32-bit words: ~2.5x cheaper than uniform floats from the Generator
             bits = rng.bit_generator.random_raw((n * self.n_in + 1) // 2).view(np.uint32)
-            kc.corrupt_bits(x, bits, self._threshold, xt)
+            self.kc.corrupt_bits(x, self.backend.from_host(bits), self._threshold, xt)
         else:
-            xt[...] = x
+            self.backend.copy(xt, x)
         act = self.act
-        kd.dense_forward[act](xt, W, b, ws.zh, h)
-        kd.dense_transposed_forward_keep_z[act](h, W, vb, ws.zr, ws.r)
-        kl.loss_score_and_grad[act](x, ws.r, ws.zr, self.loss_code, 1.0 / n, ws.scores, dr)
-        score = float(np.mean(ws.scores, dtype=np.float64))
+        self.kd.dense_forward[act](xt, W, b, ws.zh, h)
+        self.kd.dense_transposed_forward_keep_z[act](h, W, vb, ws.zr, ws.r)
+        self.kl.loss_score_and_grad[act](x, ws.r, ws.zr, self.loss_code, 1.0 / n, ws.scores, dr)
+        score = self.backend.mean(ws.scores)
         if self.sparsity > 0.0:
-            kd.abs_row_sums(h, ws.act)
-            score += self.sparsity * float(np.mean(ws.act, dtype=np.float64))
-        kd.tied_autoencoder_backward[act](ws.stack_in, ws.stack_h, ws.zh, W, self.sparsity / n,
-                                          self.grads["W"], self.grads["b"], self.grads["vb"])
+            self.kd.abs_row_sums(h, ws.act)
+            score += self.sparsity * self.backend.mean(ws.act)
+        self.kd.tied_autoencoder_backward[act](ws.stack_in, ws.stack_h, ws.zh, W, self.sparsity / n,
+                                          self._grads["W"], self._grads["b"], self._grads["vb"])
         return score
 
     def check_targets(self, x, name="features"):
@@ -109,14 +106,16 @@ class AutoEncoder(DenseLayer):
         check_loss_targets(x, self.loss, name, f"layer {self.index} (AutoEncoder, loss={self.loss!r})")
 
     def example_scores_unsupervised(self, x, rng=None):
-        """Per-example pretrain objective without corruption: ``loss(r, x) + sparsity * sum|h|`` [n]."""
-        self.check_targets(x)
+        """Per-example pretrain objective without corruption: ``loss(r, x) + sparsity * sum|h|``
+        [n] (a host array)."""
+        x = self._input(x, self.check_targets)
         n = x.shape[0]
         h, z, r = self._reconstruct(x)
-        s = np.empty(n, dtype=self.dtype)
-        kl.loss_score[self.act](x, r, z, self.loss_code, s)
+        s = self._empty(n)
+        self.kl.loss_score[self.act](x, r, z, self.loss_code, s)
+        s = self.backend.to_host(s)
         if self.sparsity > 0.0:
-            a = np.empty(n, dtype=self.dtype)
-            kd.abs_row_sums(h, a)
-            s += self.sparsity * a
+            a = self._empty(n)
+            self.kd.abs_row_sums(h, a)
+            s += self.sparsity * self.backend.to_host(a)
         return s

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._scratch import PerThreadScratch
+from ..backends import CPU
 from ..registries import activation
 from ..weight_init import init_weights
 
@@ -27,13 +28,17 @@ class Layer(PerThreadScratch):
     index : position in the network.
     n_in, n_out : effective sizes.
     params, grads : dict name -> array view into the network's flat parameter
-        and gradient vectors (DL4J names and shapes).
+        and gradient vectors (DL4J names and shapes).  On a CUDA network they are host
+        copies (snapshots: writing them changes nothing; use ``net.set_params``).
+    backend : where the layer computes (:mod:`numba_ae.backends`); the layer's math is
+        written once against its kernel modules (``self.kd``: dense, ``self.kl``:
+        losses, ``self.kv``: VAE, ``self.kc``: corruption, ``self.ka``: activations).
     """
 
     pretrainable = False
     max_workspaces = 3
 
-    def __init__(self, conf, index, net_conf):
+    def __init__(self, conf, index, net_conf, backend=CPU):
         self.conf = conf
         self.index = index
         self.n_in = net_conf.n_in_of(index)
@@ -42,11 +47,34 @@ class Layer(PerThreadScratch):
         self.act = activation(self.activation)
         self.weight_init = net_conf.resolved(index, "weight_init")
         self.dtype = net_conf.np_dtype
-        self.params = {}
-        self.grads = {}
-        self._init_scratch()   # this thread's workspaces: see _workspace
-        self._dummy = np.empty((0, 0), dtype=self.dtype)
+        self._params = {}
+        self._grads = {}
         self._rng_source = None
+        self.use_backend(backend)
+
+    def use_backend(self, backend):
+        """Compute on ``backend`` from now on (the network rebinds the parameters to its
+        flat vectors on that device with :meth:`bind`); workspaces start anew."""
+        self.backend = backend
+        self.kd, self.kl, self.kv = backend.dense, backend.losses, backend.vae
+        self.kc, self.ka = backend.corruption, backend.activations
+        self._init_scratch()   # this thread's workspaces: see _workspace
+        self._dummy = backend.empty((0, 0), self.dtype)
+
+    @property
+    def params(self):
+        """Parameters by DL4J name (views into the network's flat vector on the CPU; host
+        copies on a CUDA network)."""
+        if self.backend.is_cuda:
+            return {k: self.backend.to_host(v) for k, v in self._params.items()}
+        return self._params
+
+    @property
+    def grads(self):
+        """Gradients of the last step by name (views on the CPU; host copies on CUDA)."""
+        if self.backend.is_cuda:
+            return {k: self.backend.to_host(v) for k, v in self._grads.items()}
+        return self._grads
 
     # ---- parameters ------------------------------------------------------------------------
     def param_specs(self):
@@ -58,21 +86,21 @@ class Layer(PerThreadScratch):
 
     def bind(self, flat_params, flat_grads):
         """Point ``params``/``grads`` at consecutive slices of the given 1-D arrays."""
-        self.params, self.grads = {}, {}
+        self._params, self._grads = {}, {}
         off = 0
         for name, shape, _ in self.param_specs():
             size = int(np.prod(shape))
-            self.params[name] = flat_params[off:off + size].reshape(shape)
-            self.grads[name] = flat_grads[off:off + size].reshape(shape)
+            self._params[name] = flat_params[off:off + size].reshape(shape)
+            self._grads[name] = flat_grads[off:off + size].reshape(shape)
             off += size
 
     def init_params(self, rng):
         """Weights by the layer's weight-init scheme (fan-in/fan-out of each matrix), biases 0."""
         for name, shape, is_bias in self.param_specs():
             if is_bias:
-                self.params[name][...] = 0.0
+                self._params[name][...] = 0.0
             else:
-                init_weights(self.weight_init, self.params[name], rng, shape[0], shape[1])
+                init_weights(self.weight_init, self._params[name], rng, shape[0], shape[1])
 
     # ---- workspaces --------------------------------------------------------------------------
     def _workspace(self, n, key="fwd"):
@@ -112,7 +140,19 @@ class Layer(PerThreadScratch):
         raise NotImplementedError
 
     def _empty(self, *shape):
+        return self.backend.empty(shape, self.dtype)
+
+    def _host_empty(self, *shape):
         return np.empty(shape, dtype=self.dtype)
+
+    def _input(self, x, check=None):
+        """``x`` as a C-contiguous array of the layer's dtype on its device (no copy for
+        the network's own minibatches); ``check(host_x)`` runs on host input first."""
+        if self.backend.is_device_array(x):
+            return x
+        if check is not None:
+            check(x)
+        return self.backend.from_host(x, self.dtype)
 
     def _pre(self, a, act=None):
         """Buffer for the pre-activation behind the output buffer ``a``: a new one when

@@ -1,9 +1,5 @@
 """Dense and Output layers."""
-import numpy as np
-
 from ..data import check_loss_targets
-from ..kernels import dense as kd
-from ..kernels import losses as kl
 from ..registries import loss_code
 from .base import Layer
 
@@ -20,14 +16,14 @@ class DenseLayer(Layer):
 
     def forward(self, x, training=False, rng=None):
         ws = self._workspace(x.shape[0])
-        kd.dense_forward[self.act](x, self.params["W"], self.params["b"], ws.z, ws.a)
+        self.kd.dense_forward[self.act](x, self._params["W"], self._params["b"], ws.z, ws.a)
         self._x, self._last = x, ws
         return ws.a
 
     def backward(self, delta, need_dx):
         ws = self._last
-        kd.dense_backward[self.act](self._x, self.params["W"], ws.z, ws.a, delta,
-                          self.grads["W"], self.grads["b"], need_dx, ws.dx if need_dx else self._dummy)
+        self.kd.dense_backward[self.act](self._x, self._params["W"], ws.z, ws.a, delta,
+                          self._grads["W"], self._grads["b"], need_dx, ws.dx if need_dx else self._dummy)
         return ws.dx if need_dx else None
 
 
@@ -42,11 +38,11 @@ class OutputLayer(DenseLayer):
     def _allocate(self, n, key):
         return {"a": self._empty(n, self.n_out), "z": self._empty(n, self.n_out),
                 "delta": self._empty(n, self.n_out), "dx": self._empty(n, self.n_in),
-                "scores": np.empty(n, dtype=self.dtype)}
+                "scores": self._empty(n)}
 
     def forward(self, x, training=False, rng=None):
         ws = self._workspace(x.shape[0])
-        kd.dense_forward_keep_z[self.act](x, self.params["W"], self.params["b"], ws.z, ws.a)
+        self.kd.dense_forward_keep_z[self.act](x, self._params["W"], self._params["b"], ws.z, ws.a)
         self._x, self._last = x, ws
         return ws.a
 
@@ -56,29 +52,30 @@ class OutputLayer(DenseLayer):
         check_loss_targets(y, self.loss, name, f"layer {self.index} (OutputLayer, loss={self.loss!r})")
 
     def example_scores(self, y):
-        """Per-example loss [n] of the last forward pass against labels ``y``."""
-        self.check_targets(y)
+        """Per-example loss [n] of the last forward pass against labels ``y`` (on the
+        layer's device; a reused buffer)."""
+        y = self._input(y, self.check_targets)
         ws = self._last
-        kl.loss_score[self.act](y, ws.a, ws.z, self.loss_code, ws.scores)
+        self.kl.loss_score[self.act](y, ws.a, ws.z, self.loss_code, ws.scores)
         return ws.scores
 
     def backward_from_labels(self, y, need_dx):
         """Gradients of the minibatch-mean loss; returns dLoss/dx (or None)."""
-        self.check_targets(y)
+        y = self._input(y, self.check_targets)
         ws = self._last
-        kl.loss_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0], ws.delta)
+        self.kl.loss_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0], ws.delta)
         return self._affine_backward(ws, need_dx)
 
     def score_and_backward(self, y, need_dx):
         """:meth:`example_scores` and :meth:`backward_from_labels` in one pass over the
         output (a training step needs both); returns ``(scores [n], dLoss/dx or None)``."""
-        self.check_targets(y)
+        y = self._input(y, self.check_targets)
         ws = self._last
-        kl.loss_score_and_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0],
+        self.kl.loss_score_and_grad[self.act](y, ws.a, ws.z, self.loss_code, 1.0 / y.shape[0],
                                          ws.scores, ws.delta)
         return ws.scores, self._affine_backward(ws, need_dx)
 
     def _affine_backward(self, ws, need_dx):
-        kd.affine_backward(self._x, self.params["W"], ws.delta, self.grads["W"], self.grads["b"],
+        self.kd.affine_backward(self._x, self._params["W"], ws.delta, self._grads["W"], self._grads["b"],
                            need_dx, ws.dx if need_dx else self._dummy)
         return ws.dx if need_dx else None
