@@ -101,7 +101,7 @@ class _NetworkEval:
         x = self._features(x, name="x")
         out = np.empty(x.shape[0], dtype=np.int64)
         for s in range(0, x.shape[0], _CHUNK):
-            out[s:s + _CHUNK] = np.argmax(self._forward(x[s:s + _CHUNK]), axis=1)
+            out[s:s + _CHUNK] = np.argmax(self._to_host(self._forward(x[s:s + _CHUNK])), axis=1)
         return out
 
     def evaluate(self, data, labels=None):
@@ -137,7 +137,7 @@ class _NetworkEval:
         true, pred = [], []
         for b, ds in enumerate(it):
             x, yb = self._batch(ds, True, trusted, it, b)
-            pred.append(np.argmax(self._forward(x), axis=1))
+            pred.append(np.argmax(self._to_host(self._forward(x)), axis=1))
             true.append(np.argmax(yb, axis=1))
         if not true:
             raise ValueError("'data' holds no examples")

@@ -12,7 +12,6 @@ import math
 import numpy as np
 
 from .errors import TrainingDivergedError
-from .kernels import updaters as _ku
 
 
 class _NetworkGuard:
@@ -22,7 +21,7 @@ class _NetworkGuard:
         """The divergence guard: raise :class:`TrainingDivergedError` when ``score`` or the
         gradient of the layers ``layer_ids`` is non-finite (before any update is applied)."""
         grads = self._flat_grad if len(layer_ids) == len(self.layers) else self._flat_grad[self._slices[layer_ids[0]]]
-        if math.isfinite(score) and _ku.all_finite(grads):
+        if math.isfinite(score) and self._backend.updaters.all_finite(grads):
             return
         layer_i, param = layer_ids[-1], None
         for i in layer_ids:
@@ -30,6 +29,8 @@ class _NetworkGuard:
             if bad:
                 layer_i, param = i, bad[0]
                 break
+        x = self._to_host(x)
+        y = None if y is None else self._to_host(y)
         input_bad = not np.all(np.isfinite(x)) or (y is not None and not np.all(np.isfinite(y)))
         layer = self.layers[layer_i]
         what = (f"non-finite gradient of {param!r} in layer {layer_i} ({type(layer.conf).__name__})"

@@ -23,7 +23,8 @@ class _NetworkState:
 
         ``pretrain=True`` gives the separate state used by ``pretrain`` (pretrainable
         layers only; ``fit`` and ``pretrain`` never share optimizer moments).  The views
-        alias the network's state, so writing into them restores state.
+        alias the network's state, so writing into them restores state (on a CUDA
+        network they are host copies: snapshots).
         """
         self._check_init()
         layer = self.get_layer(i)
@@ -35,7 +36,7 @@ class _NetworkState:
         off = 0
         for name, shape, _ in layer.param_specs():
             size = int(np.prod(shape))
-            out[name] = {k: v[off:off + size].reshape(shape) for k, v in state.items()}
+            out[name] = {k: self._to_host(v)[off:off + size].reshape(shape) for k, v in state.items()}
             off += size
         return out
 
@@ -113,10 +114,11 @@ class _NetworkState:
                 "last_score": None if self._last_score is None else float(self._last_score)}
 
     @classmethod
-    def from_state(cls, state):
+    def from_state(cls, state, device="cpu"):
         """An initialised network rebuilt from :meth:`export_state` output: bitwise the
         same parameters, updater state, counters and RNG state, so it computes and
         trains exactly like the network that exported it.  The arrays are copied.
+        ``device``: where the new network computes (see ``MultiLayerNetwork``).
 
         Raises
         ------
@@ -162,7 +164,7 @@ class _NetworkState:
         net.set_training_state({"iteration_count": state["iteration_count"], "epoch_count": state["epoch_count"],
                                 "seed": state["seed"], "updater_steps": steps, "pretrain_updater_steps": psteps,
                                 "rng_state": state["rng_state"], "last_score": state.get("last_score")})
-        return net
+        return net.to(device)
 
     def summary(self):
         """A text table of the layers, parameter shapes and counts."""
@@ -183,6 +185,7 @@ class _NetworkState:
                 out.append(line)
         out.append(line)
         out.append(f"Total parameters: {self.num_params():,}   dtype: {self.conf.dtype}   "
+                   f"device: {self.device_description()}   "
                    f"iterations: {self.iteration_count}   epochs: {self.epoch_count}")
         return "\n".join(out)
 
@@ -191,7 +194,7 @@ class _NetworkState:
         # A copy is rebuilt from the public state (as a model file is), so its layers' params
         # are views into its own flat vectors; listeners are not copied.
         state = self.export_state(include_updater=True) if self._initialized else None
-        return _rebuild, (type(self), self.conf, state, self.nan_guard)
+        return _rebuild, (type(self), self.conf, state, self.nan_guard, self.device)
 
 
 def _copy_states(states):
@@ -213,10 +216,10 @@ def _copy_arrays(given, out, shapes, dtype, what):
         out[name][...] = arr
 
 
-def _rebuild(cls, conf, state, nan_guard):
+def _rebuild(cls, conf, state, nan_guard, device="cpu"):
     """Unpickle / deepcopy a :class:`MultiLayerNetwork` (see ``__reduce__``)."""
     if state is None:
-        return cls(conf, nan_guard=nan_guard)
-    net = cls.from_state(state)
+        return cls(conf, nan_guard=nan_guard, device=device)
+    net = cls.from_state(state, device=device)
     net.nan_guard = nan_guard
     return net

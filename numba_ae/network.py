@@ -19,12 +19,13 @@ import numpy as np
 
 from . import io as _io
 from ._network_data import _NetworkData
+from ._network_device import _NetworkDevice
 from ._network_eval import _NetworkEval
 from ._network_guard import _NetworkGuard
 from ._network_state import _NetworkState
+from .backends import CPU, get_backend
 from .config import NeuralNetConfiguration, OutputLayer as _OutputConf
 from .data import DataSetIterator
-from .kernels import updaters as _ku
 from .layers import build_layer
 from .listeners import TrainingListener
 from .validation import check_bool, check_int
@@ -33,7 +34,7 @@ from .validation import check_bool, check_int
 INFERENCE_CHUNK = 4096
 
 
-class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval):
+class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval, _NetworkDevice):
     """A feed-forward network of Dense/Output/AutoEncoder/VariationalAutoencoder layers.
 
     Parameters
@@ -43,6 +44,12 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         Stop training with :class:`~numba_ae.TrainingDivergedError` at the first non-finite
         score or gradient, before the step that produced it is applied.  ``False`` trains
         on through NaN as DL4J does.
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+        Where the network computes.  ``"cuda"`` keeps parameters, updater state and
+        workspaces on an NVIDIA GPU (needs the ``[cuda]`` extra; raises
+        :class:`~numba_ae.backends.DeviceUnavailableError` saying why when no GPU is
+        usable); ``"auto"`` picks CUDA when a GPU is usable, else the CPU.  Results are
+        host NumPy arrays either way; ``net.to(device)`` moves a network.
 
     Inference (``output``, ``feed_forward``, ``score``, the layers' scoring and sampling
     methods) may be called from several threads at once; training (``fit``, ``pretrain``
@@ -57,11 +64,12 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
     >>> net.fit(train_iter, epochs=1)
     """
 
-    def __init__(self, conf, nan_guard=True):
+    def __init__(self, conf, nan_guard=True, device="cpu"):
         if not isinstance(conf, NeuralNetConfiguration):
             raise TypeError(f"'conf' must be a NeuralNetConfiguration; got {type(conf).__name__}")
         self.conf = conf
         self.nan_guard = check_bool(nan_guard, "nan_guard", "MultiLayerNetwork")
+        self._backend = get_backend(device)
         self.dtype = conf.np_dtype
         self.layers = []
         self.listeners = []
@@ -83,6 +91,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         params : optional 1-D array of length ``num_params()`` to use instead of a fresh init.
         """
         conf = self.conf
+        # built and initialised on the host (the same parameters on every device), then placed
+        device, self._backend = self._backend, CPU
         if conf.seed is None:
             self.seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         else:
@@ -116,6 +126,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
             self._pretrain_t.append(0)
             self._reg.append(self._layer_reg(i, layer))
         self._initialized = True
+        if device.is_cuda:
+            self._place(device)
         if params is not None:
             self.set_params(params)
         return self
@@ -148,7 +160,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
     def params(self):
         """A copy of the flat parameter vector (layer order, DL4J param order within a layer)."""
         self._check_init()
-        return self._flat.copy()
+        return self._host_copy(self._flat)
 
     def set_params(self, flat):
         """Copy ``flat`` (1-D, length ``num_params()``, finite) into the parameters."""
@@ -158,7 +170,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
             raise ValueError(f"'flat' must be a 1-D array of length {self._flat.size}; got shape {arr.shape}")
         if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
             raise ValueError("'flat' must hold finite numbers")
-        self._flat[...] = arr
+        self._backend.copy(self._flat, np.asarray(arr, dtype=self.dtype))
 
     def get_layer(self, i):
         """Layer ``i`` (negative indices count from the end)."""
@@ -206,10 +218,11 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         """Add the l1/l2 gradient of layer ``i`` to its gradient; returns its l1/l2 score."""
         reg = 0.0
         layer = self.layers[i]
+        ku = self._backend.updaters
         for name, l1, l2 in self._reg[i]:
-            p = layer.params[name].reshape(-1)
-            reg += _ku.regularization_score(p, l1, l2)
-            _ku.add_regularization_grad(p, layer.grads[name].reshape(-1), l1, l2)
+            p = layer._params[name].reshape(-1)
+            reg += ku.regularization_score(p, l1, l2)
+            ku.add_regularization_grad(p, layer._grads[name].reshape(-1), l1, l2)
         return reg
 
     def _step(self, i, pretrain=False):
@@ -217,10 +230,12 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         s = self._slices[i]
         if pretrain:
             self._pretrain_t[i] += 1
-            self._updaters[i].step(self._flat[s], self._flat_grad[s], self._pretrain_state[i], self._pretrain_t[i])
+            self._updaters[i].step(self._flat[s], self._flat_grad[s], self._pretrain_state[i], self._pretrain_t[i],
+                                   self._backend.updaters)
         else:
             self._updater_t[i] += 1
-            self._updaters[i].step(self._flat[s], self._flat_grad[s], self._updater_state[i], self._updater_t[i])
+            self._updaters[i].step(self._flat[s], self._flat_grad[s], self._updater_state[i], self._updater_t[i],
+                                   self._backend.updaters)
 
     def regularization_score(self, layers=None):
         """Sum of ``0.5*l2*||w||^2 + l1*sum|w|`` over the given (default all) layers."""
@@ -229,16 +244,18 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         total = 0.0
         for i in idx:
             for name, l1, l2 in self._reg[i]:
-                total += _ku.regularization_score(self.layers[i].params[name].reshape(-1), l1, l2)
+                total += self._backend.updaters.regularization_score(
+                    self.layers[i]._params[name].reshape(-1), l1, l2)
         return total
 
     def fit_batch(self, x, y):
         """One supervised step on a minibatch (arrays already validated and in the net's dtype)."""
         layers = self.layers
+        x, y = self._backend.from_host(x), self._backend.from_host(y)
         self._forward(x, training=True)
         out = layers[-1]
         scores, delta = out.score_and_backward(y, need_dx=len(layers) > 1)
-        score = float(np.mean(scores, dtype=np.float64))
+        score = self._backend.mean(scores)
         for i in range(len(layers) - 2, -1, -1):
             delta = layers[i].backward(delta, need_dx=i > 0)
         ids = range(len(layers))
@@ -301,6 +318,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         validated and in the net's dtype): its input is the inference output of the layers
         below; only layer ``i`` changes (with its pretrain updater state).  Returns the score."""
         layer = self.layers[i]
+        x = self._backend.from_host(x)
         score = layer.pretrain_step(self._forward(x, stop=i), self._rng)
         score += self._add_regularization(i)
         if self.nan_guard:
@@ -343,11 +361,12 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         """
         layers = self.layers[:stop]
         if chunk is None:
-            a, acts = x, [x]
+            acts = [x]
+            a = self._backend.from_host(x)
             for layer in layers:
                 a = layer.forward(a, training=training, rng=self._rng)
                 if keep:
-                    acts.append(a.copy())
+                    acts.append(self._host_copy(a))
             return acts if keep else a
         n = x.shape[0]
         widths = [x.shape[1]] + [layer.n_out for layer in layers]
@@ -355,7 +374,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         for s in range(0, n, chunk):
             part = self._forward(x[s:s + chunk], training=training, stop=stop, keep=keep)
             for o, p in zip(outs, part if keep else [part]):
-                o[s:s + p.shape[0]] = p
+                o[s:s + p.shape[0]] = self._to_host(p)
         return outs if keep else outs[0]
 
     def output(self, x, training=False):
@@ -404,7 +423,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
             x, y = self._batch(ds, supervised, trusted, it, k)
             if supervised:
                 self._forward(x)
-                s = self.layers[-1].example_scores(y)
+                s = self._to_host(self.layers[-1].example_scores(y))
             else:
                 s = self.layers[i].example_scores_unsupervised(self._forward(x, stop=i), self._rng)
             total += float(np.sum(s, dtype=np.float64))
@@ -423,9 +442,10 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         _io.save_model(self, path, save_updater=save_updater, normalizer=normalizer)
 
     @classmethod
-    def load(cls, path):
-        """Load a network from an HDF5 model file; see :func:`numba_ae.io.load_model`."""
-        return _io.load_model(path, network_class=cls)
+    def load(cls, path, device="cpu"):
+        """Load a network from an HDF5 model file onto ``device``; see
+        :func:`numba_ae.io.load_model`."""
+        return _io.load_model(path, network_class=cls).to(device)
 
 
 _io.register_network_class(MultiLayerNetwork)

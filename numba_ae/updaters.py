@@ -33,7 +33,10 @@ class Updater(ConfigBase):
         """Zero state arrays ``{name: [n]}``."""
         return {name: np.zeros(n, dtype=dtype) for name in self.state_names}
 
-    def step(self, p, g, state, t):  # pragma: no cover - abstract
+    def step(self, p, g, state, t, kernels=_k):  # pragma: no cover - abstract
+        """One step in place over the flat parameter slice ``p`` with gradient ``g`` and
+        state arrays ``state`` (step number ``t`` >= 1); ``kernels`` is the device's
+        updater kernel module (``numba_ae.kernels.updaters`` or its CUDA twin)."""
         raise NotImplementedError
 
 
@@ -46,8 +49,8 @@ class Sgd(Updater):
     def __post_init__(self):
         set_field(self, "learning_rate", check_number(self.learning_rate, "learning_rate", "Sgd", low=0.0))
 
-    def step(self, p, g, state, t):
-        _k.sgd_step(p, g, self.learning_rate)
+    def step(self, p, g, state, t, kernels=_k):
+        kernels.sgd_step(p, g, self.learning_rate)
 
 
 @config_dataclass
@@ -67,10 +70,10 @@ class Adam(Updater):
         set_field(self, "beta2", check_number(self.beta2, "beta2", "Adam", low=0.0, high=1.0, high_open=True))
         set_field(self, "epsilon", check_number(self.epsilon, "epsilon", "Adam", low=0.0, low_open=True))
 
-    def step(self, p, g, state, t):
+    def step(self, p, g, state, t, kernels=_k):
         alpha = self.learning_rate * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
         c = p.dtype.type
-        _k.adam_step_coeffs(p, g, state["m"], state["v"], c(alpha), c(self.beta1), c(1.0 - self.beta1),
+        kernels.adam_step_coeffs(p, g, state["m"], state["v"], c(alpha), c(self.beta1), c(1.0 - self.beta1),
                             c(self.beta2), c(1.0 - self.beta2), c(self.epsilon))
 
 
@@ -87,8 +90,8 @@ class Nesterovs(Updater):
         set_field(self, "momentum", check_number(self.momentum, "momentum", "Nesterovs", low=0.0, high=1.0,
                                                  high_open=True))
 
-    def step(self, p, g, state, t):
-        _k.nesterovs_step(p, g, state["v"], self.learning_rate, self.momentum)
+    def step(self, p, g, state, t, kernels=_k):
+        kernels.nesterovs_step(p, g, state["v"], self.learning_rate, self.momentum)
 
 
 @config_dataclass
@@ -106,8 +109,8 @@ class RmsProp(Updater):
         set_field(self, "rms_decay", check_number(self.rms_decay, "rms_decay", "RmsProp", low=0.0, high=1.0))
         set_field(self, "epsilon", check_number(self.epsilon, "epsilon", "RmsProp", low=0.0, low_open=True))
 
-    def step(self, p, g, state, t):
-        _k.rmsprop_step(p, g, state["cache"], self.learning_rate, self.rms_decay, self.epsilon)
+    def step(self, p, g, state, t, kernels=_k):
+        kernels.rmsprop_step(p, g, state["cache"], self.learning_rate, self.rms_decay, self.epsilon)
 
 
 @config_dataclass
@@ -123,8 +126,8 @@ class AdaGrad(Updater):
         set_field(self, "learning_rate", check_number(self.learning_rate, "learning_rate", "AdaGrad", low=0.0))
         set_field(self, "epsilon", check_number(self.epsilon, "epsilon", "AdaGrad", low=0.0, low_open=True))
 
-    def step(self, p, g, state, t):
-        _k.adagrad_step(p, g, state["history"], self.learning_rate, self.epsilon)
+    def step(self, p, g, state, t, kernels=_k):
+        kernels.adagrad_step(p, g, state["history"], self.learning_rate, self.epsilon)
 
 
 UPDATERS = {cls.__name__.lower(): cls for cls in (Sgd, Adam, Nesterovs, RmsProp, AdaGrad)}
