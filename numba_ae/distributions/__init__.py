@@ -25,13 +25,15 @@ DISTRIBUTIONS = {
 }
 
 
-def build_distribution(conf, dtype):
-    """The runtime distribution for a distribution config."""
+def build_distribution(conf, dtype, backend=None):
+    """The runtime distribution for a distribution config (computing on ``backend``,
+    default the CPU)."""
     cls = DISTRIBUTIONS.get(type(conf))
     if cls is None:
         raise TypeError(f"no runtime distribution for {type(conf).__name__}; registered: "
                         f"{sorted(c.__name__ for c in DISTRIBUTIONS)}")
-    return cls(conf, dtype)
+    d = cls(conf, dtype)
+    return d if backend is None else d.use_backend(backend)
 
 
 __all__ = ["DISTRIBUTIONS", "build_distribution", "Distribution", "ElementKernels", "NoLogProbabilityError",

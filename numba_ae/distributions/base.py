@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .._scratch import PerThreadScratch
+from ..backends import CPU
 from .._serial import ConfigBase
 from numba import njit
 
@@ -218,9 +219,16 @@ class Distribution(PerThreadScratch):
     """Base runtime distribution: maps the decoder's pre-output ``pre`` [n, input_width]
     to per-example negative log-likelihoods, their gradients w.r.t. ``pre``, the mean and
     samples.  Subclasses set ``kernels`` (an :class:`ElementKernels`) or override the
-    ``_nll``/``_grad``/``mean``/``sample`` methods."""
+    ``_nll``/``_grad``/``mean``/``sample`` methods.
+
+    ``backend`` is where the log-likelihood and its gradient are computed (the arrays
+    passed in live there; :meth:`use_backend`); ``mean`` and ``sample`` of a CUDA
+    distribution copy the pre-output to the host and run the CPU kernels (they are
+    inference-only, one pass, and so draw exactly what a CPU network draws).
+    """
 
     kernels = None
+    backend = CPU
 
     def __init__(self, conf, dtype):
         self.conf = conf
@@ -233,9 +241,29 @@ class Distribution(PerThreadScratch):
         bufs = self._tls.__dict__
         b = bufs.get(key)
         if b is None or b.shape != shape:
-            b = np.empty(shape, dtype=self.dtype)
+            b = self.backend.empty(shape, self.dtype)
             bufs[key] = b
         return b
+
+    def use_backend(self, backend):
+        """Compute on ``backend`` from now on (scratch buffers start anew)."""
+        self.backend = backend
+        self._init_scratch()
+        self._host_twin = None
+        return self
+
+    @property
+    def _kern(self):
+        """``kernels`` for this distribution's device."""
+        return self.backend.element_kernels(self.kernels)
+
+    def _on_host(self):
+        """A CPU copy of this distribution (for ``mean``/``sample`` of device arrays)."""
+        twin = getattr(self, "_host_twin", None)
+        if twin is None:
+            from . import build_distribution
+            twin = self._host_twin = build_distribution(self.conf, self.dtype)
+        return twin
 
 
     def input_width(self, d):
@@ -259,8 +287,8 @@ class Distribution(PerThreadScratch):
     def nll_and_grad(self, x, pre, scale, out, dpre):
         """:meth:`nll` and :meth:`nll_grad` together, activating ``pre`` once."""
         a = self._params(pre)
-        self.kernels.log_prob_and_grad(x, a, scale, out, dpre)
-        np.negative(out, out=out)
+        self._kern.log_prob_and_grad(x, a, scale, out, dpre)
+        self.backend.negate(out)
         self._through_activation(pre, a, dpre)
 
     def _params(self, pre):
@@ -268,26 +296,30 @@ class Distribution(PerThreadScratch):
         return self._activated(pre)
 
     def _nll(self, x, pre, a, out):
-        self.kernels.log_prob(x, a, out)
-        np.negative(out, out=out)
+        self._kern.log_prob(x, a, out)
+        self.backend.negate(out)
 
     def _grad(self, x, pre, a, scale, dpre):
-        self.kernels.nll_grad(x, a, scale, dpre)
+        self._kern.nll_grad(x, a, scale, dpre)
         self._through_activation(pre, a, dpre)
 
     def _through_activation(self, pre, a, dpre):
         """Chain rule from the gradient w.r.t. the parameters ``a`` to ``pre``, in place."""
         if a is not pre:
-            self.act.backward(pre, a, dpre)
+            self.backend.activations.backward[self.act](pre, a, dpre)
 
     # ---- mean and samples --------------------------------------------------------------------
     def mean(self, pre):
+        if self.backend.is_cuda:
+            return self._on_host().mean(self.backend.to_host(pre))
         a = self._params(pre)
         out = np.empty((pre.shape[0], self.data_width(pre)), dtype=self.dtype)
         self.kernels.mean(a, out)
         return out
 
     def sample(self, pre, rng):
+        if self.backend.is_cuda:
+            return self._on_host().sample(self.backend.to_host(pre), rng)
         a = self._params(pre)
         u = self._noise(rng, (pre.shape[0], self.data_width(pre)))
         out = np.empty_like(u)
@@ -307,5 +339,5 @@ class Distribution(PerThreadScratch):
         if self.act.is_identity:
             return pre
         a = self._buf(key, pre.shape)
-        self.act.map(pre, a)
+        self.backend.activations.map_[self.act](pre, a)
         return a

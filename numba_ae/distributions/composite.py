@@ -68,16 +68,22 @@ class Composite(Distribution):
             xo += size
             po += w
 
+    def use_backend(self, backend):
+        super().use_backend(backend)
+        for _, _, d in self.parts:
+            d.use_backend(backend)
+        return self
+
     def check_data(self, x, name="x"):
         for xs, _, d in self.parts:
             d.check_data(x[:, xs], name=f"{name}[:, {xs.start}:{xs.stop}]")
 
     def nll(self, x, pre, out):
         tmp = self._buf("tmp", out.shape)
-        out[...] = 0.0
+        self.backend.fill(out, 0.0)
         for xs, ps, d in self.parts:
             d.nll(x[:, xs], pre[:, ps], tmp)
-            out += tmp
+            self.backend.add(out, tmp)
 
     def nll_grad(self, x, pre, scale, dpre):
         for xs, ps, d in self.parts:
@@ -85,14 +91,18 @@ class Composite(Distribution):
 
     def nll_and_grad(self, x, pre, scale, out, dpre):
         tmp = self._buf("tmp", out.shape)
-        out[...] = 0.0
+        self.backend.fill(out, 0.0)
         for xs, ps, d in self.parts:
             d.nll_and_grad(x[:, xs], pre[:, ps], scale, tmp, dpre[:, ps])
-            out += tmp
+            self.backend.add(out, tmp)
 
     def mean(self, pre):
+        if self.backend.is_cuda:
+            return self._on_host().mean(self.backend.to_host(pre))
         return np.concatenate([d.mean(np.ascontiguousarray(pre[:, ps])) for _, ps, d in self.parts], axis=1)
 
     def sample(self, pre, rng):
+        if self.backend.is_cuda:
+            return self._on_host().sample(self.backend.to_host(pre), rng)
         return np.concatenate([d.sample(np.ascontiguousarray(pre[:, ps]), rng) for _, ps, d in self.parts],
                               axis=1)

@@ -6,7 +6,6 @@ import numpy as np
 
 from .._serial import config_dataclass, set_field
 from ..data import check_loss_targets
-from ..kernels import losses as kl
 from ..registries import activation_name, loss_code, loss_name
 from .base import Distribution, ReconstructionDistribution
 
@@ -44,12 +43,14 @@ class LossWrapper(Distribution):
         self._grad(x, pre, a, scale, dpre)
 
     def _nll(self, x, pre, a, out):
-        kl.loss_score[self.act](x, a, pre, self.loss_code, out)
+        self.backend.losses.loss_score[self.act](x, a, pre, self.loss_code, out)
 
     def _grad(self, x, pre, a, scale, dpre):
-        kl.loss_grad[self.act](x, a, pre, self.loss_code, scale, dpre)
+        self.backend.losses.loss_grad[self.act](x, a, pre, self.loss_code, scale, dpre)
 
     def mean(self, pre):
+        if self.backend.is_cuda:
+            return self._on_host().mean(self.backend.to_host(pre))
         return np.array(self._activated(pre), copy=True)
 
     def sample(self, pre, rng):
