@@ -280,9 +280,11 @@ def cmd_train(args, argv, err):
         raise UsageError(f"--batch-size must be >= 1; got {args.batch_size}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
-    if args.device == "cuda":
-        raise UsageError("--device cuda: numba_ae has no GPU path yet (MultiLayerNetwork trains on the CPU); "
-                         "use --device cpu or auto")
+    from .backends import DeviceUnavailableError, get_backend
+    try:
+        backend = get_backend(args.device)
+    except DeviceUnavailableError as e:
+        raise UsageError(f"--device {args.device}: {e}; use --device cpu or auto") from None
     if args.patience is not None and args.patience < 1:
         raise UsageError(f"--patience must be >= 1; got {args.patience}")
     out = args.out if args.out is not None else (args.resume if args.resume is not None else "model.h5")
@@ -306,10 +308,11 @@ def cmd_train(args, argv, err):
         if a != b:
             raise UsageError(f"{args.resume}: the checkpoint was trained with a different network configuration")
         done = read_progress(args.resume, net, phases)
+        net.to(backend)
     else:
         if args.seed is not None:
             conf = conf.replace(seed=args.seed)
-        net = MultiLayerNetwork(conf).init()
+        net = MultiLayerNetwork(conf, device=backend).init()
         done = [0] * len(phases)
 
     # ---- data
@@ -453,7 +456,7 @@ def add_parsers(sub):
     tr.add_argument("--limit", type=_int_arg, metavar="N", help="use only the first N examples")
     tr.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                     help="where to train; auto = the GPU when one is usable, else the CPU "
-                         "(today always the CPU: the CUDA kernels are not built yet)")
+                         "(cuda needs the [cuda] extra and an NVIDIA GPU)")
     tr.add_argument("--validation", metavar="DATA", help="validation data: its score is printed every epoch")
     tr.add_argument("--patience", type=_int_arg, metavar="K",
                     help="with --validation: stop a phase after K epochs without improvement, keeping the "
