@@ -4,6 +4,7 @@ fraction of the machine's sgemm peak, and time to the first training step.
     python benchmarks/run.py                 # full run (~2.5 min on an idle 2-core machine)
     python benchmarks/run.py --quick         # smoke run (< 2 min)
     python benchmarks/run.py --cases 'vae_gauss*' --batches 16,512 --skip-rss --skip-ttfs
+    python benchmarks/run.py --device cuda   # numba_ae vs torch CUDA eager (benchmarks/cuda.py)
 
 See benchmarks/README.md for what each column means and how FLOPs are counted.
 Only the standard library is imported at module level, so the worker mode
@@ -61,6 +62,11 @@ def parse_args(argv=None):
                    help="redo a timing pair when other processes used more than this share of the machine "
                         "during it (default 0.10; see README)")
     p.add_argument("--max-retries", type=int, default=3, help="redos per contaminated pair (default 3)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu: this table (numba_ae vs torch on the CPU); cuda: benchmarks/cuda.py "
+                        "(numba_ae vs torch CUDA eager, batches 128,1024,4096 by default)")
+    p.add_argument("--smoke", action="store_true", help="with --device cuda: toy shapes, launch counts only "
+                                                        "(runs under NUMBA_ENABLE_CUDASIM=1)")
     p.add_argument("--no-torch", action="store_true", help="benchmark numba_ae alone even if torch is installed")
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="output folder (default benchmarks/results)")
     # worker mode (internal)
@@ -440,6 +446,9 @@ def plot(results, path):
 
 # ====================================================================== main
 def main(args):
+    if args.device == "cuda":
+        import cuda
+        return cuda.run(args)
     t_begin = time.time()
     import numpy as np
     import numba_ae  # noqa: F401  (full package before common.mnist_arrays)
