@@ -64,7 +64,7 @@ def run(args):
                 print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}")
         except ImportError:
             print("PyTorch is not installed: numba_ae alone")
-    batches = [int(b) for b in (args.batches or "128,1024,4096").split(",")]
+    batches = [int(b) for b in (args.batches_given or "128,1024,4096").split(",")]
     pats = args.cases.split(",")
     cases = [c for c in CASES if any(fnmatch.fnmatch(c, p) for p in pats)]
     if args.smoke:
@@ -98,7 +98,7 @@ def run(args):
                     tstep(xs[0])
             steps = args.steps or max(5, min(200, int(20000 / b)))
             nt, tt = [], []
-            for _ in range(args.repeats or 5):
+            for _ in range(args.repeats):
                 nt.append(_time(step, xs, steps))
                 if tstep is not None:
                     tt.append(_time(tstep, xs, steps))

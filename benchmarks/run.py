@@ -80,6 +80,7 @@ def parse_args(argv=None):
     p.add_argument("--t-spawn", type=float, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     q = a.quick
+    a.batches_given = a.batches  # benchmarks/cuda.py has its own default batches
     a.repeats = a.repeats if a.repeats is not None else (2 if q else 5)
     a.target_time = a.target_time if a.target_time is not None else (0.12 if q else 0.5)
     a.warmup = a.warmup if a.warmup is not None else (2 if q else 3)
