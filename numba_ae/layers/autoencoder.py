@@ -65,7 +65,7 @@ class AutoEncoder(DenseLayer):
         """Decode(encode(x)) without corruption; returns a new array [n, n_in]."""
         return self._reconstruct(x)[2]
 
-    def pretrain_step(self, x, rng, u=None):
+    def pretrain_step(self, x, rng, u=None, step=None):
         """Gradients of the pretrain objective into ``grads``; returns the objective (float).
 
         Parameters
@@ -73,6 +73,8 @@ class AutoEncoder(DenseLayer):
         x : [n, n_in] clean input.
         rng : numpy Generator for the corruption mask.
         u : optional [n, n_in] uniform draws fixing the mask (value zeroed where ``u < level``).
+        step : the layer's pretrain step count (the network passes it); unused: the objective
+            has no schedule.
         """
         x = np.ascontiguousarray(x, dtype=self.dtype)  # no copy for the network's own batches
         self.check_targets(x)
