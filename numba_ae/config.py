@@ -130,6 +130,19 @@ class VariationalAutoencoder(LayerConfig):
     """Variational autoencoder layer (Kingma & Welling); ``n_out`` is the latent size.
 
     Exactly one of ``reconstruction_distribution`` or ``loss_function`` must be set.
+
+    KL control (no DL4J equivalent; the defaults train exactly as DL4J's objective):
+
+    * ``beta`` (float >= 0, default 1.0): weight on the KL term (beta-VAE).
+    * ``kl_warmup_steps`` (int >= 0, default 0 = off): at the layer's pretrain step ``t``
+      (its pretrain updater step count, from 0) the KL weight is
+      ``beta * min(1, t / kl_warmup_steps)``.
+    * ``free_bits`` (float >= 0, default 0.0 = off), in nats per latent dimension (Kingma
+      et al. 2016): the KL term of a minibatch becomes ``sum_j max(free_bits, mean_i KL_ij)``.
+
+    ``to_dict`` leaves these three fields out while they hold their defaults, so a config
+    that does not use them serialises (and its model files re-save) exactly as before they
+    existed; ``from_dict`` fills in the defaults.
     """
 
     encoder_layer_sizes: tuple = (100,)
@@ -138,8 +151,13 @@ class VariationalAutoencoder(LayerConfig):
     reconstruction_distribution: Optional[ReconstructionDistribution] = None
     loss_function: Optional[LossFunctionWrapper] = None
     num_samples: int = 1
+    beta: float = 1.0
+    kl_warmup_steps: int = 0
+    free_bits: float = 0.0
 
     pretrainable = True
+    #: Fields added after format 1.0's first files, omitted from ``to_dict`` at these defaults.
+    _OMITTED_AT_DEFAULT = (("beta", 1.0), ("kl_warmup_steps", 0), ("free_bits", 0.0))
 
     def __post_init__(self):
         super().__post_init__()
@@ -153,6 +171,10 @@ class VariationalAutoencoder(LayerConfig):
             set_field(self, f, tuple(check_int(s, f"{f}[{k}]", owner, low=1) for k, s in enumerate(sizes)))
         set_field(self, "pzx_activation", activation_name(self.pzx_activation, f"{owner}.pzx_activation"))
         set_field(self, "num_samples", check_int(self.num_samples, "num_samples", owner, low=1))
+        # "+ 0.0" turns -0.0 into 0.0 (one representation of "off")
+        set_field(self, "beta", check_number(self.beta, "beta", owner, low=0.0) + 0.0)
+        set_field(self, "kl_warmup_steps", check_int(self.kl_warmup_steps, "kl_warmup_steps", owner, low=0))
+        set_field(self, "free_bits", check_number(self.free_bits, "free_bits", owner, low=0.0) + 0.0)
         rd, lf = self.reconstruction_distribution, self.loss_function
         if (rd is None) == (lf is None):
             raise ValueError(f"{owner}: set exactly one of 'reconstruction_distribution' or "
@@ -167,6 +189,15 @@ class VariationalAutoencoder(LayerConfig):
                 and dist.data_width() != self.n_in:
             raise ValueError(f"{owner}: the CompositeReconstructionDistribution slice sizes sum to "
                              f"{dist.data_width()} but n_in={self.n_in}")
+
+    def to_dict(self):
+        """The constructor arguments as JSON-compatible data, without the KL-control fields
+        that hold their defaults (see the class docstring)."""
+        d = super().to_dict()
+        for name, default in self._OMITTED_AT_DEFAULT:
+            if d[name] == default:
+                del d[name]
+        return d
 
     @property
     def distribution(self):

@@ -319,7 +319,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         below; only layer ``i`` changes (with its pretrain updater state).  Returns the score."""
         layer = self.layers[i]
         x = self._backend.from_host(x)
-        score = layer.pretrain_step(self._forward(x, stop=i), self._rng)
+        score = layer.pretrain_step(self._forward(x, stop=i), self._rng, step=self._pretrain_t[i])
         score += self._add_regularization(i)
         if self.nan_guard:
             self._guard(score, (i,), x)

@@ -1,7 +1,8 @@
 """The latent Gaussian of the VAE, in one place: the diagonal-normal log-density and
 its gradient (one scalar definition, also used by the Gaussian reconstruction
 distribution), reparameterised sampling and its backward pass, KL(q || N(0, I)) and
-its gradient, log-sum-exp over samples, and the q(z|x) head backward.
+its gradient, the free-bits KL term (per-dimension minibatch means, the floor, its
+gradient), log-sum-exp over samples, and the q(z|x) head backward.
 """
 import math
 
@@ -146,6 +147,69 @@ def kl_normal_grad(mean, logvar, scale, grad_mean, grad_logvar):
             if not math.isfinite(g):   # float32 expm1 overflowed: float64
                 g = 0.5 * math.expm1(np.float64(logvar[i, j])) * scale
             grad_logvar[i, j] = g
+
+
+@njit(cache=True, error_model="numpy")
+def kl_normal_dim_means(mean, logvar, out):
+    """Per latent dimension, the minibatch mean of the per-example KL terms (float64):
+    ``out[j] = (1/n) sum_i 0.5 (exp(logvar_ij) + mean_ij^2 - 1 - logvar_ij)``, the
+    ``mean_i KL_ij`` of the free-bits objective (``sum_j out[j]`` is the mean of
+    :func:`kl_normal`).
+
+    Parameters
+    ----------
+    mean, logvar : [n, k], n >= 1; out : [k] float64, overwritten (``>= 0``).
+    """
+    n, k = mean.shape
+    for j in range(k):
+        out[j] = 0.0
+    for i in range(n):
+        for j in range(k):
+            m = np.float64(mean[i, j])
+            lv = np.float64(logvar[i, j])
+            out[j] += math.exp(lv) + m * m - 1.0 - lv
+    for j in range(k):
+        out[j] = 0.5 * out[j] / n
+
+
+@njit(cache=True, error_model="numpy")
+def free_bits_kl(dim_means, free_bits):
+    """The free-bits KL term ``sum_j max(free_bits, dim_means[j])`` (float).
+
+    Parameters
+    ----------
+    dim_means : [k] float64 per-dimension minibatch means (:func:`kl_normal_dim_means`).
+    free_bits : float >= 0, nats per latent dimension.
+    """
+    acc = 0.0
+    for j in range(dim_means.shape[0]):
+        acc += max(free_bits, dim_means[j])
+    return acc
+
+
+@njit(cache=True, error_model="numpy")
+def free_bits_kl_grad(mean, logvar, dim_means, free_bits, scale, grad_mean, grad_logvar):
+    """Gradient of ``scale * n * sum_j max(free_bits, dim_means[j])`` (with
+    ``scale = weight / n`` the gradient of ``weight *`` :func:`free_bits_kl`): for a
+    dimension above the floor (``dim_means[j] > free_bits``) the :func:`kl_normal_grad`
+    entries, for one at or below it 0 (the floor is constant there; a dimension exactly at
+    the floor counts as below it).
+
+    Parameters
+    ----------
+    mean, logvar : [n, k]; dim_means : [k] float64 (:func:`kl_normal_dim_means` of them);
+    free_bits, scale : float; grad_mean, grad_logvar : [n, k], overwritten.
+    """
+    n, k = mean.shape
+    zero = grad_mean.dtype.type(0.0)
+    for i in range(n):
+        for j in range(k):
+            if dim_means[j] > free_bits:
+                grad_mean[i, j] = np.float64(mean[i, j]) * scale
+                grad_logvar[i, j] = 0.5 * math.expm1(np.float64(logvar[i, j])) * scale
+            else:
+                grad_mean[i, j] = zero
+                grad_logvar[i, j] = zero
 
 
 @njit(cache=True, error_model="numpy")

@@ -63,7 +63,7 @@ class AutoEncoder(DenseLayer):
         """Decode(encode(x)) without corruption; returns a new host array [n, n_in]."""
         return self.backend.to_host(self._reconstruct(self._input(x))[2])
 
-    def pretrain_step(self, x, rng, u=None):
+    def pretrain_step(self, x, rng, u=None, step=None):
         """Gradients of the pretrain objective into ``grads``; returns the objective (float).
 
         Parameters
@@ -71,6 +71,8 @@ class AutoEncoder(DenseLayer):
         x : [n, n_in] clean input.
         rng : numpy Generator for the corruption mask.
         u : optional [n, n_in] uniform draws fixing the mask (value zeroed where ``u < level``).
+        step : the layer's pretrain step count (the network passes it); unused: the objective
+            has no schedule.
         """
         x = self._input(x, self.check_targets)  # no copy for the network's own batches
         if u is not None:

@@ -169,7 +169,10 @@ class Layer(PerThreadScratch):
         fill ``grads`` and return dLoss/d(input) (or None when not needed)."""
         raise NotImplementedError
 
-    def pretrain_step(self, x, rng):  # pragma: no cover - only pretrainable layers
+    def pretrain_step(self, x, rng, step=None):  # pragma: no cover - only pretrainable layers
+        """Pretrainable layers: gradients of the pretrain objective on ``x`` into ``grads``;
+        returns it.  ``step`` is the layer's pretrain updater step count before this step
+        (``MultiLayerNetwork.pretrain_batch`` passes it, for objectives with a schedule)."""
         raise TypeError(f"layer {self.index} ({type(self.conf).__name__}) is not pretrainable")
 
     def __repr__(self):

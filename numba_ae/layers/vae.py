@@ -6,12 +6,29 @@ Encoder ``h = f(... f(x e0W + e0b) ...)``; q(z|x) heads
 with ``num_samples`` draws per example; decoder ``f`` layers then the affine
 ``pXZ`` map to the distribution's pre-output.
 
-Pretrain objective (DL4J score, the negative ELBO): mean over examples of
-``KL(q(z|x) || N(0, I)) - mean_over_samples log p(x|z)`` (a loss wrapper's
-loss replaces ``-log p``).  The ``num_samples`` draws are stacked sample-major
-into one ``[L*n, k]`` batch so the decoder runs as single GEMMs.  In the
-network's supervised pass the layer is its encoder: output = latent mean,
-backprop through the encoder and pZXMean only.
+Pretrain objective (DL4J score, the negative ELBO, with the defaults): over a minibatch
+of n examples, ``mean_i NLL_i + w * KL`` where ``NLL_i = -mean_over_samples log p(x_i|z)``
+(a loss wrapper's loss replaces ``-log p``) and, with KL_ij the closed-form
+``KL(q(z_j|x_i) || N(0, 1))`` of latent dimension j,
+
+* ``KL = mean_i sum_j KL_ij`` (``free_bits = 0``, DL4J), or
+  ``KL = sum_j max(free_bits, mean_i KL_ij)`` (free bits, Kingma et al. 2016);
+* ``w = beta * min(1, t / kl_warmup_steps)`` at the layer's pretrain step t (its pretrain
+  updater step count, from 0; the network passes it to :meth:`pretrain_step`), ``w = beta``
+  without warm-up.  The defaults ``beta=1, kl_warmup_steps=0, free_bits=0`` run exactly
+  DL4J's objective (the same kernels, bitwise).
+
+Outside training the weight is the full ``beta`` (the warm-up is a training schedule):
+:meth:`example_scores_unsupervised` (so ``net.score(data)`` and ``pretrain_score``) is the
+per-example ``NLL_i + beta * sum_j KL_ij`` (free bits are defined over a minibatch, not an
+example, so the per-example scores have no floor); :meth:`score` is the objective above on
+``x`` as one minibatch at ``w = beta``, free bits included (equal to the mean of the
+per-example scores when ``free_bits = 0``).  :meth:`elbo` is the true ELBO (weight 1, no
+floor), for comparing models trained with different settings.
+
+The ``num_samples`` draws are stacked sample-major into one ``[L*n, k]`` batch so the
+decoder runs as single GEMMs.  In the network's supervised pass the layer is its encoder:
+output = latent mean, backprop through the encoder and pZXMean only.
 """
 import copy
 
@@ -38,6 +55,9 @@ class VariationalAutoencoder(Layer):
         self.pzx = activation(conf.pzx_activation)
         self._identity = activation("identity")
         self.num_samples = conf.num_samples
+        self.beta = conf.beta
+        self.kl_warmup_steps = conf.kl_warmup_steps
+        self.free_bits = conf.free_bits
         self.distribution = build_distribution(conf.distribution, self.dtype)
         self.dist_width = self.distribution.input_width(self.n_in)
         self._rng_source = None
@@ -80,7 +100,7 @@ class VariationalAutoencoder(Layer):
             logvar = e(n, k)
             dec = [e(L * n, s) for s in self.decoder_sizes]
             ws.update({"logvar": logvar, "zlogvar": self._pre(logvar, self.pzx), "dlogvar": e(n, k),
-                       "kl": np.empty(n, dtype=self.dtype),
+                       "kl": np.empty(n, dtype=self.dtype), "kl_dims": np.empty(k, dtype=np.float64),
                        "eps": e(L * n, k), "z": e(L * n, k), "dz": e(L * n, k),
                        "dec": dec, "dec_z": [self._pre(d) for d in dec],
                        "dec_dx": [e(L * n, s) for s in self.decoder_sizes],
@@ -154,15 +174,37 @@ class VariationalAutoencoder(Layer):
         kd.dense_forward[self.pzx](h, p["pZXLogStd2W"], p["pZXLogStd2b"], ws.zlogvar, ws.logvar)
         return h
 
-    def pretrain_step(self, x, rng, eps=None):
-        """Gradients of the negative ELBO into ``grads``; returns it (float).
+    def kl_weight(self, step=None):
+        """The weight on the KL term at pretrain step ``step`` (float).
+
+        Parameters
+        ----------
+        step : int >= 0 or None
+            The layer's pretrain updater step count before the step (from 0):
+            ``beta * min(1, step / kl_warmup_steps)`` (``beta`` without warm-up).  None:
+            the full weight ``beta`` (evaluation, outside the training schedule).
+        """
+        if step is None:
+            return self.beta
+        step = check_int(step, "step", "VariationalAutoencoder.kl_weight", low=0)
+        if self.kl_warmup_steps == 0:
+            return self.beta
+        return self.beta * min(1.0, step / self.kl_warmup_steps)
+
+    def pretrain_step(self, x, rng, eps=None, step=None):
+        """Gradients of the pretrain objective (see the module docstring) into ``grads``;
+        returns it (float).
 
         Parameters
         ----------
         x : [n, n_in] data.
         rng : numpy Generator for the reparameterisation noise.
         eps : optional [num_samples*n, n_out] standard normals (sample-major) fixing the noise.
+        step : int >= 0 or None
+            The layer's pretrain updater step count before this step (``net.pretrain`` passes
+            it), which sets the KL warm-up weight (:meth:`kl_weight`); None: the full ``beta``.
         """
+        w = self.kl_weight(step)
         x = np.ascontiguousarray(x, dtype=self.dtype)  # no copy for the network's own batches
         self.distribution.check_data(x, "features")
         n = x.shape[0]
@@ -170,8 +212,15 @@ class VariationalAutoencoder(Layer):
         ws = self._workspace(n, "pretrain")
         p, g = self.params, self.grads
         h = self._posterior(x, ws)
-        kv.kl_normal(ws.mean, ws.logvar, ws.kl)
-        kv.kl_normal_grad(ws.mean, ws.logvar, 1.0 / n, ws.dmean, ws.dlogvar)
+        # (w = 1.0, the default: w / n is 1.0 / n and w * kl_term is kl_term, exactly: DL4J's objective)
+        if self.free_bits > 0.0:
+            kv.kl_normal_dim_means(ws.mean, ws.logvar, ws.kl_dims)
+            kl_term = kv.free_bits_kl(ws.kl_dims, self.free_bits)
+            kv.free_bits_kl_grad(ws.mean, ws.logvar, ws.kl_dims, self.free_bits, w / n, ws.dmean, ws.dlogvar)
+        else:
+            kv.kl_normal(ws.mean, ws.logvar, ws.kl)
+            kl_term = np.mean(ws.kl, dtype=np.float64)
+            kv.kl_normal_grad(ws.mean, ws.logvar, w / n, ws.dmean, ws.dlogvar)
         if eps is None:
             rng.standard_normal(out=ws.eps, dtype=self.dtype)
         else:
@@ -183,7 +232,7 @@ class VariationalAutoencoder(Layer):
             kv.tile_rows(x, L, ws.xrep)
             xr = ws.xrep
         self.distribution.nll_and_grad(xr, ws.pre, 1.0 / (n * L), ws.nll, ws.dpre)
-        score = float(np.mean(ws.kl, dtype=np.float64) + np.mean(ws.nll, dtype=np.float64))
+        score = float((w * kl_term if w else 0.0) + np.mean(ws.nll, dtype=np.float64))
         # decoder backward
         nd = len(self.decoder_sizes)
         top = ws.dec[-1]
@@ -247,13 +296,18 @@ class VariationalAutoencoder(Layer):
                 f"{what} is undefined for layer {self.index}: its reconstruction model is a loss function "
                 "(LossFunctionWrapper), which has no probability; use reconstruction_error instead")
 
-    def _sample_log_probs(self, x, num_samples, rng, with_prior=False):
-        """[num_samples, n] of log p(x|z_l) (+ log p(z_l) - log q(z_l|x) when ``with_prior``)."""
+    def _checked_draws(self, x, num_samples, rng):
+        """``x`` checked (width, dtype, the distribution's support) and ``num_samples``
+        blocks of standard normals [num_samples, n, n_out] drawn for it."""
         num_samples = check_int(num_samples, "num_samples", "VariationalAutoencoder", low=1)
         x = self._check_x(x)
         self.distribution.check_data(x, "x")
         rng = self._rng(rng)
-        eps = rng.standard_normal((num_samples, x.shape[0], self.n_out), dtype=self.dtype)
+        return x, rng.standard_normal((num_samples, x.shape[0], self.n_out), dtype=self.dtype)
+
+    def _sample_log_probs(self, x, num_samples, rng, with_prior=False):
+        """[num_samples, n] of log p(x|z_l) (+ log p(z_l) - log q(z_l|x) when ``with_prior``)."""
+        x, eps = self._checked_draws(x, num_samples, rng)
         out = self._log_probs_given_eps(x, eps, with_prior)
         return self._redo_non_finite_in_float64(
             out, x, eps, lambda layer, xb, eb: layer._log_probs_given_eps(xb, eb, with_prior))
@@ -328,6 +382,30 @@ class VariationalAutoencoder(Layer):
         self._require_log_prob("log_likelihood_estimate")
         return _log_mean_exp(self._sample_log_probs(x, num_samples, rng, with_prior=True))
 
+    def elbo(self, x, num_samples=None, rng=None):
+        """The evidence lower bound per example [n] (float64):
+        ``mean_over_samples log p(x|z) - KL(q(z|x) || N(0, I))``, z ~ q(z|x), whatever
+        ``beta``, ``kl_warmup_steps`` and ``free_bits`` the layer trains with (weight 1, no
+        floor), so models trained with different KL settings compare on one scale.
+        ``log_likelihood_estimate`` is the tighter IWAE bound.
+
+        Parameters
+        ----------
+        x : [n, n_in] data in the distribution's support.
+        num_samples : int >= 1 or None (default: the layer's ``num_samples``).
+        rng : None, int seed or ``np.random.Generator`` (as the other sampling methods).
+
+        Raises
+        ------
+        NoLogProbabilityError
+            For a loss-function wrapper (no probability, hence no ELBO).
+        """
+        self._require_log_prob("elbo")
+        x, eps = self._checked_draws(x, self.num_samples if num_samples is None else num_samples, rng)
+        neg = self._redo_non_finite_in_float64(self._neg_elbo_given_eps(x, eps, 1.0), x, eps,
+                                               lambda layer, xb, eb: layer._neg_elbo_given_eps(xb, eb, 1.0))
+        return -neg
+
     def reconstruction_error(self, x):
         """Per-example loss [n] between ``x`` and the reconstruction at the latent mean
         (loss-function wrapper only, as DL4J)."""
@@ -343,24 +421,35 @@ class VariationalAutoencoder(Layer):
         return out
 
     def example_scores_unsupervised(self, x, rng=None):
-        """Per-example negative ELBO [n]: KL - mean_over_samples log p(x|z)."""
+        """Per-example score [n] (float64): ``beta * KL - mean_over_samples log p(x|z)``
+        (the negative ELBO with the defaults).  The full weight ``beta`` (no warm-up: that is
+        a training schedule) and no free-bits floor (free bits are defined over a minibatch;
+        :meth:`score` applies them)."""
         self.distribution.check_data(x, "x")
         rng = self._rng(rng)
         eps = rng.standard_normal((self.num_samples, x.shape[0], self.n_out), dtype=self.dtype)
-        return self._redo_non_finite_in_float64(self._neg_elbo_given_eps(x, eps), x, eps,
-                                                lambda layer, xb, eb: layer._neg_elbo_given_eps(xb, eb))
+        return self._neg_elbo_redone(x, eps, self.beta)
 
-    def _neg_elbo_given_eps(self, x, eps):
-        """:meth:`example_scores_unsupervised` for the draws ``eps`` [num_samples, n, k]."""
+    def _neg_elbo_redone(self, x, eps, kl_weight):
+        """:meth:`_neg_elbo_given_eps` with non-finite float32 examples redone in float64."""
+        return self._redo_non_finite_in_float64(self._neg_elbo_given_eps(x, eps, kl_weight), x, eps,
+                                                lambda layer, xb, eb: layer._neg_elbo_given_eps(xb, eb, kl_weight))
+
+    def _neg_elbo_given_eps(self, x, eps, kl_weight):
+        """Per-example ``kl_weight * KL - mean_over_samples log p(x|z)`` [n] (float64) for
+        the draws ``eps`` [num_samples, n, k]; ``kl_weight`` None or 0: the NLL term alone."""
         n = x.shape[0]
         ws = SimpleWs(self, n)
         self._posterior(x, ws)
-        kl = np.empty(n, dtype=self.dtype)
-        kv.kl_normal(ws.mean, ws.logvar, kl)
+        if not kl_weight:   # None or 0: the NLL term alone (no 0 * inf = NaN for an infinite KL)
+            total = np.zeros(n, dtype=np.float64)
+        else:
+            kl = np.empty(n, dtype=self.dtype)
+            kv.kl_normal(ws.mean, ws.logvar, kl)
+            total = kl.astype(np.float64) * kl_weight   # exact for the default weight 1.0
         L = eps.shape[0]
         z = self._empty(n, self.n_out)
         nll = np.empty(n, dtype=self.dtype)
-        total = kl.astype(np.float64)
         for s in range(L):
             kv.reparameterize(ws.mean, ws.logvar, eps[s], z)
             self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
@@ -368,9 +457,22 @@ class VariationalAutoencoder(Layer):
         return total
 
     def score(self, x, rng=None):
-        """The pretrain objective (negative ELBO, mean over examples, no regularisation) for ``x``."""
+        """The pretrain objective (no regularisation) on ``x`` as one minibatch, at the full
+        KL weight ``beta`` (float): ``mean_i NLL_i + beta * sum_j max(free_bits, mean_i KL_ij)``;
+        without free bits the mean of :meth:`example_scores_unsupervised` (the negative ELBO
+        with the defaults)."""
         x = self._check_x(x)
-        return float(np.mean(self.example_scores_unsupervised(x, rng)))
+        if self.free_bits == 0.0:
+            return float(np.mean(self.example_scores_unsupervised(x, rng)))
+        self.distribution.check_data(x, "x")
+        rng = self._rng(rng)
+        eps = rng.standard_normal((self.num_samples, x.shape[0], self.n_out), dtype=self.dtype)
+        nll = self._neg_elbo_redone(x, eps, None)
+        ws = SimpleWs(self, x.shape[0])
+        self._posterior(x, ws)
+        dims = np.empty(self.n_out, dtype=np.float64)
+        kv.kl_normal_dim_means(ws.mean, ws.logvar, dims)
+        return float(np.mean(nll) + self.beta * kv.free_bits_kl(dims, self.free_bits))
 
 
 class SimpleWs:
