@@ -36,8 +36,8 @@ import numpy as np
 
 from ..data import check_features
 from ..distributions import NoLogProbabilityError, build_distribution
-from ..kernels import dense as kd
-from ..kernels import vae as kv
+from ..backends import CPU
+from ..kernels import vae as _kv
 from ..registries import activation
 from ..validation import as_generator, check_choice, check_int
 from .base import Layer
@@ -58,9 +58,14 @@ class VariationalAutoencoder(Layer):
         self.beta = conf.beta
         self.kl_warmup_steps = conf.kl_warmup_steps
         self.free_bits = conf.free_bits
-        self.distribution = build_distribution(conf.distribution, self.dtype)
+        self.distribution = build_distribution(conf.distribution, self.dtype, self.backend)
         self.dist_width = self.distribution.input_width(self.n_in)
         self._rng_source = None
+
+    def use_backend(self, backend):
+        super().use_backend(backend)
+        if getattr(self, "distribution", None) is not None:
+            self.distribution.use_backend(backend)
 
     # ---- parameters ----------------------------------------------------------------------
     def param_specs(self):
@@ -100,33 +105,33 @@ class VariationalAutoencoder(Layer):
             logvar = e(n, k)
             dec = [e(L * n, s) for s in self.decoder_sizes]
             ws.update({"logvar": logvar, "zlogvar": self._pre(logvar, self.pzx), "dlogvar": e(n, k),
-                       "kl": np.empty(n, dtype=self.dtype), "kl_dims": np.empty(k, dtype=np.float64),
+                       "kl": e(n), "kl_dims": self.backend.empty((k,), np.float64),
                        "eps": e(L * n, k), "z": e(L * n, k), "dz": e(L * n, k),
                        "dec": dec, "dec_z": [self._pre(d) for d in dec],
                        "dec_dx": [e(L * n, s) for s in self.decoder_sizes],
                        "pre": e(L * n, self.dist_width), "dpre": e(L * n, self.dist_width),
-                       "nll": np.empty(L * n, dtype=self.dtype), "tmp": e(n, m),
+                       "nll": e(L * n), "tmp": e(n, m),
                        "xrep": e(L * n, self.n_in) if L > 1 else None})
         return ws
 
     # ---- shared pieces -----------------------------------------------------------------------
     def _encode(self, x, ws):
         """Encoder hidden layers into ``ws.enc``; returns the last activation."""
-        p = self.params
+        p = self._params
         a = x
         for i in range(len(self.encoder_sizes)):
-            kd.dense_forward[self.act](a, p[f"e{i}W"], p[f"e{i}b"], ws.enc_z[i], ws.enc[i])
+            self.kd.dense_forward[self.act](a, p[f"e{i}W"], p[f"e{i}b"], ws.enc_z[i], ws.enc[i])
             a = ws.enc[i]
         return a
 
     def _encoder_backward(self, x, ws, dh, need_dx):
         """Backprop ``dh`` (gradient w.r.t. the last encoder activation) to the encoder params."""
-        p, g = self.params, self.grads
+        p, g = self._params, self._grads
         for i in range(len(self.encoder_sizes) - 1, -1, -1):
             inp = x if i == 0 else ws.enc[i - 1]
             want = i > 0 or need_dx
             dx = (ws.enc_dx[i - 1] if i > 0 else ws.dx) if want else self._dummy
-            kd.dense_backward[self.act](inp, p[f"e{i}W"], ws.enc_z[i], ws.enc[i], dh,
+            self.kd.dense_backward[self.act](inp, p[f"e{i}W"], ws.enc_z[i], ws.enc[i], dh,
                               g[f"e{i}W"], g[f"e{i}b"], want, dx)
             dh = dx
         return ws.dx if need_dx else None
@@ -134,12 +139,12 @@ class VariationalAutoencoder(Layer):
     def _decode(self, z, dec, dec_z, pre):
         """Decoder layers into ``dec`` (pre-activations into ``dec_z``) then the pXZ
         affine map into ``pre``."""
-        p = self.params
+        p = self._params
         a = z
         for i in range(len(self.decoder_sizes)):
-            kd.dense_forward[self.act](a, p[f"d{i}W"], p[f"d{i}b"], dec_z[i], dec[i])
+            self.kd.dense_forward[self.act](a, p[f"d{i}W"], p[f"d{i}b"], dec_z[i], dec[i])
             a = dec[i]
-        kd.dense_forward[self._identity](a, p["pXZW"], p["pXZb"], pre, pre)
+        self.kd.dense_forward[self._identity](a, p["pXZW"], p["pXZb"], pre, pre)
 
     def _rng(self, rng):
         """The Generator for a public method's ``rng`` argument: None (the network's generator
@@ -152,26 +157,26 @@ class VariationalAutoencoder(Layer):
     def forward(self, x, training=False, rng=None):
         ws = self._workspace(x.shape[0])
         h = self._encode(x, ws)
-        kd.dense_forward[self.pzx](h, self.params["pZXMeanW"], self.params["pZXMeanb"], ws.zmean, ws.mean)
+        self.kd.dense_forward[self.pzx](h, self._params["pZXMeanW"], self._params["pZXMeanb"], ws.zmean, ws.mean)
         self._x, self._last = x, ws
         return ws.mean
 
     def backward(self, delta, need_dx):
         ws = self._last
         for name in self._unused_in_fit():
-            self.grads[name][...] = 0.0
+            self.backend.fill(self._grads[name], 0.0)
         h = ws.enc[-1]
         dh = ws.enc_dx[-1]
-        kd.dense_backward[self.pzx](h, self.params["pZXMeanW"], ws.zmean, ws.mean, delta,
-                          self.grads["pZXMeanW"], self.grads["pZXMeanb"], True, dh)
+        self.kd.dense_backward[self.pzx](h, self._params["pZXMeanW"], ws.zmean, ws.mean, delta,
+                          self._grads["pZXMeanW"], self._grads["pZXMeanb"], True, dh)
         return self._encoder_backward(self._x, ws, dh, need_dx)
 
     # ---- pretraining ---------------------------------------------------------------------------
     def _posterior(self, x, ws):
         h = self._encode(x, ws)
-        p = self.params
-        kd.dense_forward[self.pzx](h, p["pZXMeanW"], p["pZXMeanb"], ws.zmean, ws.mean)
-        kd.dense_forward[self.pzx](h, p["pZXLogStd2W"], p["pZXLogStd2b"], ws.zlogvar, ws.logvar)
+        p = self._params
+        self.kd.dense_forward[self.pzx](h, p["pZXMeanW"], p["pZXMeanb"], ws.zmean, ws.mean)
+        self.kd.dense_forward[self.pzx](h, p["pZXLogStd2W"], p["pZXLogStd2b"], ws.zlogvar, ws.logvar)
         return h
 
     def kl_weight(self, step=None):
@@ -205,48 +210,47 @@ class VariationalAutoencoder(Layer):
             it), which sets the KL warm-up weight (:meth:`kl_weight`); None: the full ``beta``.
         """
         w = self.kl_weight(step)
-        x = np.ascontiguousarray(x, dtype=self.dtype)  # no copy for the network's own batches
-        self.distribution.check_data(x, "features")
+        x = self._input(x, lambda h: self.distribution.check_data(h, "features"))  # no copy for own batches
         n = x.shape[0]
         L = self.num_samples
         ws = self._workspace(n, "pretrain")
-        p, g = self.params, self.grads
+        p, g = self._params, self._grads
         h = self._posterior(x, ws)
         # (w = 1.0, the default: w / n is 1.0 / n and w * kl_term is kl_term, exactly: DL4J's objective)
         if self.free_bits > 0.0:
-            kv.kl_normal_dim_means(ws.mean, ws.logvar, ws.kl_dims)
-            kl_term = kv.free_bits_kl(ws.kl_dims, self.free_bits)
-            kv.free_bits_kl_grad(ws.mean, ws.logvar, ws.kl_dims, self.free_bits, w / n, ws.dmean, ws.dlogvar)
+            self.kv.kl_normal_dim_means(ws.mean, ws.logvar, ws.kl_dims)
+            kl_term = self.kv.free_bits_kl(ws.kl_dims, self.free_bits)
+            self.kv.free_bits_kl_grad(ws.mean, ws.logvar, ws.kl_dims, self.free_bits, w / n, ws.dmean, ws.dlogvar)
         else:
-            kv.kl_normal(ws.mean, ws.logvar, ws.kl)
-            kl_term = np.mean(ws.kl, dtype=np.float64)
-            kv.kl_normal_grad(ws.mean, ws.logvar, w / n, ws.dmean, ws.dlogvar)
+            self.kv.kl_normal(ws.mean, ws.logvar, ws.kl)
+            kl_term = self.backend.mean(ws.kl)
+            self.kv.kl_normal_grad(ws.mean, ws.logvar, w / n, ws.dmean, ws.dlogvar)
         if eps is None:
-            rng.standard_normal(out=ws.eps, dtype=self.dtype)
+            self.backend.standard_normal(rng, ws.eps)
         else:
-            ws.eps[...] = eps
-        kv.reparameterize(ws.mean, ws.logvar, ws.eps, ws.z)
+            self.backend.copy(ws.eps, eps)
+        self.kv.reparameterize(ws.mean, ws.logvar, ws.eps, ws.z)
         self._decode(ws.z, ws.dec, ws.dec_z, ws.pre)
         xr = x
         if L > 1:
-            kv.tile_rows(x, L, ws.xrep)
+            self.kv.tile_rows(x, L, ws.xrep)
             xr = ws.xrep
         self.distribution.nll_and_grad(xr, ws.pre, 1.0 / (n * L), ws.nll, ws.dpre)
-        score = float((w * kl_term if w else 0.0) + np.mean(ws.nll, dtype=np.float64))
+        score = float((w * kl_term if w else 0.0) + self.backend.mean(ws.nll))
         # decoder backward
         nd = len(self.decoder_sizes)
         top = ws.dec[-1]
-        kd.affine_backward(top, p["pXZW"], ws.dpre, g["pXZW"], g["pXZb"], True, ws.dec_dx[-1])
+        self.kd.affine_backward(top, p["pXZW"], ws.dpre, g["pXZW"], g["pXZb"], True, ws.dec_dx[-1])
         for i in range(nd - 1, -1, -1):
             inp = ws.z if i == 0 else ws.dec[i - 1]
             dx = ws.dz if i == 0 else ws.dec_dx[i - 1]
-            kd.dense_backward[self.act](inp, p[f"d{i}W"], ws.dec_z[i], ws.dec[i], ws.dec_dx[i],
+            self.kd.dense_backward[self.act](inp, p[f"d{i}W"], ws.dec_z[i], ws.dec[i], ws.dec_dx[i],
                               g[f"d{i}W"], g[f"d{i}b"], True, dx)
-        kv.reparameterize_backward(ws.dz, ws.eps, ws.logvar, ws.dmean, ws.dlogvar)
-        self.pzx.backward(ws.zmean, ws.mean, ws.dmean)
-        self.pzx.backward(ws.zlogvar, ws.logvar, ws.dlogvar)
+        self.kv.reparameterize_backward(ws.dz, ws.eps, ws.logvar, ws.dmean, ws.dlogvar)
+        self.ka.backward[self.pzx](ws.zmean, ws.mean, ws.dmean)
+        self.ka.backward[self.pzx](ws.zlogvar, ws.logvar, ws.dlogvar)
         dh = ws.enc_dx[-1]
-        kv.pzx_backward(h, p["pZXMeanW"], p["pZXLogStd2W"], ws.dmean, ws.dlogvar,
+        self.kv.pzx_backward(h, p["pZXMeanW"], p["pZXLogStd2W"], ws.dmean, ws.dlogvar,
                         g["pZXMeanW"], g["pZXMeanb"], g["pZXLogStd2W"], g["pZXLogStd2b"], True, dh, ws.tmp)
         self._encoder_backward(x, ws, dh, False)
         return score
@@ -262,7 +266,8 @@ class VariationalAutoencoder(Layer):
     def activate(self, x):
         """Latent mean ``pzx_act(h pZXMeanW + pZXMeanb)`` [n, n_out] (a new array)."""
         x = self._check_x(x)
-        return self.forward(x).copy()
+        a = self.forward(self._input(x))
+        return a.copy() if not self.backend.is_cuda else self.backend.to_host(a)
 
     def _check_z(self, z):
         return check_features(z, name="z", n_in=self.n_out, dtype=self.dtype)
@@ -284,11 +289,11 @@ class VariationalAutoencoder(Layer):
     def generate_at_mean_given_z(self, z):
         """Mean of p(x|z) [n, n_in] (Gaussian: mean; Bernoulli: p; Exponential: 1/lambda;
         loss wrapper: activation output; Composite: per slice)."""
-        return self.distribution.mean(self._pre_given_z(self._check_z(z)))
+        return self.distribution.mean(self._pre_given_z(self._input(self._check_z(z))))
 
     def generate_random_given_z(self, z, rng=None):
         """One sample of p(x|z) [n, n_in] per row of ``z``."""
-        return self.distribution.sample(self._pre_given_z(self._check_z(z)), self._rng(rng))
+        return self.distribution.sample(self._pre_given_z(self._input(self._check_z(z))), self._rng(rng))
 
     def _require_log_prob(self, what):
         if self.conf.distribution.uses_loss_function():
@@ -313,23 +318,26 @@ class VariationalAutoencoder(Layer):
             out, x, eps, lambda layer, xb, eb: layer._log_probs_given_eps(xb, eb, with_prior))
 
     def _log_probs_given_eps(self, x, eps, with_prior):
-        """:meth:`_sample_log_probs` for the standard-normal draws ``eps`` [num_samples, n, k]."""
+        """:meth:`_sample_log_probs` for the standard-normal draws ``eps`` [num_samples, n, k]
+        (host arrays; ``x`` checked)."""
+        x = self._input(x)
         n = x.shape[0]
         ws = SimpleWs(self, n)
         self._posterior(x, ws)
         out = np.empty((eps.shape[0], n), dtype=np.float64)
         z = self._empty(n, self.n_out)
-        nll = np.empty(n, dtype=self.dtype)
-        dens = np.empty(n, dtype=self.dtype)
+        nll = self._empty(n)
+        dens = self._empty(n)
+        host = self.backend.to_host
         for s in range(eps.shape[0]):
-            kv.reparameterize(ws.mean, ws.logvar, eps[s], z)
+            self.kv.reparameterize(ws.mean, ws.logvar, self.backend.from_host(eps[s]), z)
             self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
-            out[s] = -nll
+            out[s] = -host(nll)
             if with_prior:
-                kv.std_normal_log_density(z, dens)
-                out[s] += dens
-                kv.normal_log_density(z, ws.mean, ws.logvar, dens)
-                out[s] -= dens
+                self.kv.std_normal_log_density(z, dens)
+                out[s] += host(dens)
+                self.kv.normal_log_density(z, ws.mean, ws.logvar, dens)
+                out[s] -= host(dens)
         return out
 
     def _redo_non_finite_in_float64(self, out, x, eps, compute):
@@ -351,10 +359,11 @@ class VariationalAutoencoder(Layer):
         """An inference-only float64 copy of this layer (parameters cast, not shared)."""
         wide = copy.copy(self)
         wide.dtype = np.dtype(np.float64)
-        wide.params = {k: v.astype(np.float64) for k, v in self.params.items()}
-        wide.grads = {}
+        params = {k: self.backend.to_host(v).astype(np.float64) for k, v in self._params.items()}
+        wide.use_backend(CPU)    # the float64 redo runs on the host
+        wide._params = params
+        wide._grads = {}
         wide.distribution = build_distribution(self.conf.distribution, np.float64)
-        wide._dummy = np.empty((0, 0))
         return wide
 
     def reconstruction_log_probability(self, x, num_samples=1, estimator="mean_log", rng=None):
@@ -415,17 +424,20 @@ class VariationalAutoencoder(Layer):
                              "(use reconstruction_log_probability)")
         x = self._check_x(x)
         self.distribution.check_data(x, "x")
-        mean = self.forward(x).copy()
-        out = np.empty(x.shape[0], dtype=self.dtype)
+        x = self._input(x)
+        mean = self._empty(x.shape[0], self.n_out)
+        self.backend.copy(mean, self.forward(x))
+        out = self._empty(x.shape[0])
         self.distribution.nll(x, self._pre_given_z(mean), out)
-        return out
+        return self.backend.to_host(out)
 
     def example_scores_unsupervised(self, x, rng=None):
         """Per-example score [n] (float64): ``beta * KL - mean_over_samples log p(x|z)``
         (the negative ELBO with the defaults).  The full weight ``beta`` (no warm-up: that is
         a training schedule) and no free-bits floor (free bits are defined over a minibatch;
         :meth:`score` applies them)."""
-        self.distribution.check_data(x, "x")
+        if not self.backend.is_device_array(x):
+            self.distribution.check_data(x, "x")
         rng = self._rng(rng)
         eps = rng.standard_normal((self.num_samples, x.shape[0], self.n_out), dtype=self.dtype)
         return self._neg_elbo_redone(x, eps, self.beta)
@@ -438,22 +450,23 @@ class VariationalAutoencoder(Layer):
     def _neg_elbo_given_eps(self, x, eps, kl_weight):
         """Per-example ``kl_weight * KL - mean_over_samples log p(x|z)`` [n] (float64) for
         the draws ``eps`` [num_samples, n, k]; ``kl_weight`` None or 0: the NLL term alone."""
+        x = self._input(x)
         n = x.shape[0]
         ws = SimpleWs(self, n)
         self._posterior(x, ws)
         if not kl_weight:   # None or 0: the NLL term alone (no 0 * inf = NaN for an infinite KL)
             total = np.zeros(n, dtype=np.float64)
         else:
-            kl = np.empty(n, dtype=self.dtype)
-            kv.kl_normal(ws.mean, ws.logvar, kl)
-            total = kl.astype(np.float64) * kl_weight   # exact for the default weight 1.0
+            kl = self._empty(n)
+            self.kv.kl_normal(ws.mean, ws.logvar, kl)
+            total = self.backend.to_host(kl).astype(np.float64) * kl_weight   # exact for the default 1.0
         L = eps.shape[0]
         z = self._empty(n, self.n_out)
-        nll = np.empty(n, dtype=self.dtype)
+        nll = self._empty(n)
         for s in range(L):
-            kv.reparameterize(ws.mean, ws.logvar, eps[s], z)
+            self.kv.reparameterize(ws.mean, ws.logvar, self.backend.from_host(eps[s]), z)
             self.distribution.nll(x, self._pre_given_z(z, reuse=True), nll)
-            total += nll / L
+            total += self.backend.to_host(nll) / L
         return total
 
     def score(self, x, rng=None):
@@ -469,10 +482,10 @@ class VariationalAutoencoder(Layer):
         eps = rng.standard_normal((self.num_samples, x.shape[0], self.n_out), dtype=self.dtype)
         nll = self._neg_elbo_redone(x, eps, None)
         ws = SimpleWs(self, x.shape[0])
-        self._posterior(x, ws)
-        dims = np.empty(self.n_out, dtype=np.float64)
-        kv.kl_normal_dim_means(ws.mean, ws.logvar, dims)
-        return float(np.mean(nll) + self.beta * kv.free_bits_kl(dims, self.free_bits))
+        self._posterior(self._input(x), ws)
+        dims = self.backend.empty((self.n_out,), np.float64)
+        self.kv.kl_normal_dim_means(ws.mean, ws.logvar, dims)
+        return float(np.mean(nll) + self.beta * self.kv.free_bits_kl(dims, self.free_bits))
 
 
 class SimpleWs:
@@ -491,5 +504,5 @@ class SimpleWs:
 def _log_mean_exp(lp):
     """``log mean_s exp(lp[s])`` per column of ``lp`` [S, n] (float64)."""
     out = np.empty(lp.shape[1], dtype=np.float64)
-    kv.logsumexp_rows(np.ascontiguousarray(lp.T), out)
+    _kv.logsumexp_rows(np.ascontiguousarray(lp.T), out)
     return out - np.log(lp.shape[0])
