@@ -48,6 +48,19 @@ def config_dataclass(cls):
     return cls
 
 
+def added_field(default):
+    """A config field added after model-file format 1.0 was first written (keyword-only).
+
+    ``to_dict`` leaves it out while it holds ``default``, so a config that does not use it
+    serialises exactly as before the field existed (model files re-save byte for byte), and
+    a dict or file without it loads with ``default`` (the old behaviour)."""
+    return dataclasses.field(default=default, kw_only=True, metadata={"omit_default": True})
+
+
+def _omitted(f, value):
+    return f.metadata.get("omit_default", False) and type(value) is type(f.default) and value == f.default
+
+
 def _encode(value):
     if isinstance(value, ConfigBase):
         return {"class_name": type(value).__name__, "config": value.to_dict()}
@@ -103,8 +116,10 @@ class ConfigBase:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
-        """The constructor arguments as JSON-compatible data."""
-        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """The constructor arguments as JSON-compatible data (fields declared with
+        :func:`added_field` are left out while they hold their default)."""
+        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if not _omitted(f, getattr(self, f.name))}
 
     @classmethod
     def from_dict(cls, d):

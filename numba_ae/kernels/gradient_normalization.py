@@ -1,0 +1,61 @@
+"""Gradient normalization and clipping kernels (DL4J ``GradientNormalization``), in place
+over a 1-D gradient: a layer's slice of the flat gradient vector, or one parameter's view.
+
+The network applies them after minibatch averaging and before the l1/l2 gradient and the
+updater (:mod:`numba_ae.gradient_normalization` is the driver).  Norms are accumulated in
+float64; the factor applied is cast to the gradient's dtype, so float32 stays float32.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+#: What DL4J divides by instead of a zero L2 norm (avoids 0/0).
+ZERO_NORM = 1e-5
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def sum_squares(g):
+    """``sum(g**2)`` in float64 over the 1-D array ``g`` (SIMD partial sums: deterministic for a
+    given machine; a non-finite entry gives inf or NaN)."""
+    acc = 0.0
+    for i in range(g.shape[0]):
+        v = np.float64(g[i])
+        acc += v * v
+    return acc
+
+
+@njit(cache=True, error_model="numpy")
+def renormalize_l2(g):
+    """``g /= ||g||_2`` in place (``||g||_2 = 0`` divides by ``ZERO_NORM`` instead, as DL4J's
+    ``RenormalizeL2PerLayer``/``PerParamType``); returns the norm (float64)."""
+    norm = math.sqrt(sum_squares(g))
+    d = g.dtype.type(norm if norm != 0.0 else ZERO_NORM)
+    for i in range(g.shape[0]):
+        g[i] = g[i] / d
+    return norm
+
+
+@njit(cache=True, error_model="numpy")
+def clip_l2(g, threshold):
+    """``g *= threshold / ||g||_2`` in place when ``||g||_2 > threshold`` (DL4J ``ClipL2PerLayer``
+    / ``ClipL2PerParamType``), else unchanged; returns the norm before clipping (float64)."""
+    norm = math.sqrt(sum_squares(g))
+    if norm > threshold:
+        s = g.dtype.type(threshold / norm)
+        for i in range(g.shape[0]):
+            g[i] = g[i] * s
+    return norm
+
+
+@njit(cache=True, error_model="numpy")
+def clip_element_wise(g, threshold):
+    """Clamp every entry of ``g`` to ``[-threshold, threshold]`` in place (DL4J
+    ``ClipElementWiseAbsoluteValue``); NaN stays NaN, +-inf becomes +-threshold."""
+    t = g.dtype.type(threshold)
+    for i in range(g.shape[0]):
+        v = g[i]
+        if v > t:
+            g[i] = t
+        elif v < -t:
+            g[i] = -t
