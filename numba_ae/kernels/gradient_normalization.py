@@ -2,8 +2,10 @@
 over a 1-D gradient: a layer's slice of the flat gradient vector, or one parameter's view.
 
 The network applies them after minibatch averaging and before the l1/l2 gradient and the
-updater (:mod:`numba_ae.gradient_normalization` is the driver).  Norms are accumulated in
-float64; the factor applied is cast to the gradient's dtype, so float32 stays float32.
+updater (:mod:`numba_ae.gradient_normalization` is the driver).  Norms are accumulated and
+each entry is scaled in float64, then stored in the gradient's dtype: a float32 gradient
+stays float32, and one whose norm exceeds the float32 range (or whose factor would be
+subnormal in float32) is still scaled correctly.
 """
 import math
 
@@ -30,9 +32,10 @@ def renormalize_l2(g):
     """``g /= ||g||_2`` in place (``||g||_2 = 0`` divides by ``ZERO_NORM`` instead, as DL4J's
     ``RenormalizeL2PerLayer``/``PerParamType``); returns the norm (float64)."""
     norm = math.sqrt(sum_squares(g))
-    d = g.dtype.type(norm if norm != 0.0 else ZERO_NORM)
+    d = norm if norm != 0.0 else ZERO_NORM
+    t = g.dtype.type
     for i in range(g.shape[0]):
-        g[i] = g[i] / d
+        g[i] = t(np.float64(g[i]) / d)
     return norm
 
 
@@ -42,9 +45,10 @@ def clip_l2(g, threshold):
     / ``ClipL2PerParamType``), else unchanged; returns the norm before clipping (float64)."""
     norm = math.sqrt(sum_squares(g))
     if norm > threshold:
-        s = g.dtype.type(threshold / norm)
+        s = threshold / norm
+        t = g.dtype.type
         for i in range(g.shape[0]):
-            g[i] = g[i] * s
+            g[i] = t(np.float64(g[i]) * s)
     return norm
 
 
