@@ -4,7 +4,10 @@ Every config class (updaters, layers, distributions, network) derives from
 :class:`ConfigBase`.  ``to_dict()`` returns the constructor arguments; nested
 configs are written as ``{"class_name": ..., "config": {...}}`` (as Keras
 does), lists of them as lists; ``from_dict(d)`` is ``cls(**d)`` with nested
-configs rebuilt from their class name, wrapped in an error naming the class.
+configs rebuilt from their class name, wrapped in an error naming the class.  Fields
+declared with :func:`added_field` (keyword-only, added after model files of format 1.0
+existed) are left out of ``to_dict()`` while they hold their default, so configs that do
+not use them serialise exactly as before, and dicts without them load with the default.
 
 Configs are immutable: every config class is a frozen dataclass (declared with
 :func:`config_dataclass`), list-valued fields are stored as tuples, and
