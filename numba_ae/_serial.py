@@ -4,7 +4,10 @@ Every config class (updaters, layers, distributions, network) derives from
 :class:`ConfigBase`.  ``to_dict()`` returns the constructor arguments; nested
 configs are written as ``{"class_name": ..., "config": {...}}`` (as Keras
 does), lists of them as lists; ``from_dict(d)`` is ``cls(**d)`` with nested
-configs rebuilt from their class name, wrapped in an error naming the class.
+configs rebuilt from their class name, wrapped in an error naming the class.  Fields
+declared with :func:`added_field` (keyword-only, added after model files of format 1.0
+existed) are left out of ``to_dict()`` while they hold their default, so configs that do
+not use them serialise exactly as before, and dicts without them load with the default.
 
 Configs are immutable: every config class is a frozen dataclass (declared with
 :func:`config_dataclass`), list-valued fields are stored as tuples, and
@@ -46,6 +49,19 @@ def config_dataclass(cls):
     cls.__setattr__ = _frozen_setattr
     cls.__delattr__ = _frozen_delattr
     return cls
+
+
+def added_field(default):
+    """A config field added after model-file format 1.0 was first written (keyword-only).
+
+    ``to_dict`` leaves it out while it holds ``default``, so a config that does not use it
+    serialises exactly as before the field existed (model files re-save byte for byte), and
+    a dict or file without it loads with ``default`` (the old behaviour)."""
+    return dataclasses.field(default=default, kw_only=True, metadata={"omit_default": True})
+
+
+def _omitted(f, value):
+    return f.metadata.get("omit_default", False) and type(value) is type(f.default) and value == f.default
 
 
 def _encode(value):
@@ -103,8 +119,10 @@ class ConfigBase:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
-        """The constructor arguments as JSON-compatible data."""
-        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """The constructor arguments as JSON-compatible data (fields declared with
+        :func:`added_field` are left out while they hold their default)."""
+        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if not _omitted(f, getattr(self, f.name))}
 
     @classmethod
     def from_dict(cls, d):

@@ -23,7 +23,10 @@ DL4J name mapping: ``nIn``/``nOut`` -> ``n_in``/``n_out``, ``corruptionLevel``
 ``reconstruction_distribution``, ``lossFunction(act, loss)`` ->
 ``loss_function=LossFunctionWrapper(act, loss)``, ``numSamples`` ->
 ``num_samples``, ``weightInit`` -> ``weight_init``, ``l1Bias``/``l2Bias`` ->
-``l1_bias``/``l2_bias``.
+``l1_bias``/``l2_bias``, ``biasInit`` -> ``bias_init``, ``dropOut(retain)`` ->
+``dropout=1 - retain`` (the probability of *dropping*), ``gradientNormalization`` /
+``gradientNormalizationThreshold`` -> ``gradient_normalization`` /
+``gradient_normalization_threshold``.
 """
 from dataclasses import field
 from typing import Optional
@@ -31,7 +34,7 @@ from typing import Optional
 import numpy as np
 
 from . import updaters as _updaters
-from ._serial import ConfigBase, config_dataclass, set_field
+from ._serial import ConfigBase, added_field, config_dataclass, set_field
 from .distributions import (  # noqa: F401  (re-exported: the config classes of the distributions)
     BernoulliReconstructionDistribution,
     CompositeReconstructionDistribution,
@@ -40,6 +43,7 @@ from .distributions import (  # noqa: F401  (re-exported: the config classes of 
     LossFunctionWrapper,
     ReconstructionDistribution,
 )
+from .gradient_normalization import gradient_normalization_name
 from .registries import activation_name, loss_name
 from .validation import check_choice, check_int, check_number, check_seed, check_str
 from .weight_init import weight_init_name
@@ -49,11 +53,29 @@ DTYPES = ("float32", "float64")
 
 # ============================================================================ layers
 
+def _check_layer_params(conf, owner, allow_none):
+    """Validate and normalise ``dropout``, ``bias_init``, ``gradient_normalization`` and its
+    threshold of a layer config (``allow_none``: None = inherit) or of the network."""
+    set_field(conf, "dropout", check_number(conf.dropout, "dropout", owner, low=0.0, high=1.0, high_open=True,
+                                            allow_none=allow_none))
+    b = check_number(conf.bias_init, "bias_init", owner, allow_none=allow_none)
+    set_field(conf, "bias_init", None if b is None else b + 0.0)  # -0.0 -> 0.0: one way to write "zero"
+    mode = gradient_normalization_name(conf.gradient_normalization, "gradient_normalization", owner)
+    set_field(conf, "gradient_normalization", None if mode == "none" and not allow_none else mode)
+    set_field(conf, "gradient_normalization_threshold",
+              check_number(conf.gradient_normalization_threshold, "gradient_normalization_threshold", owner,
+                           low=0.0, low_open=True, allow_none=allow_none))
+
+
 @config_dataclass
 class LayerConfig(ConfigBase):
     """Fields shared by every layer.  ``None`` means: inherit the network's value.
 
-    ``n_in=None`` is inferred from the previous layer's ``n_out``.
+    ``n_in=None`` is inferred from the previous layer's ``n_out``.  The keyword-only
+    ``dropout``, ``bias_init``, ``gradient_normalization`` and
+    ``gradient_normalization_threshold`` override the network's values of the same name
+    for this layer (see :class:`NeuralNetConfiguration`; ``gradient_normalization="none"``
+    turns a network-wide mode off for this layer).
     """
 
     n_in: Optional[int] = None
@@ -66,6 +88,10 @@ class LayerConfig(ConfigBase):
     l1_bias: Optional[float] = None
     l2_bias: Optional[float] = None
     name: Optional[str] = None
+    dropout: Optional[float] = added_field(None)
+    bias_init: Optional[float] = added_field(None)
+    gradient_normalization: Optional[str] = added_field(None)
+    gradient_normalization_threshold: Optional[float] = added_field(None)
 
     pretrainable = False
 
@@ -84,6 +110,7 @@ class LayerConfig(ConfigBase):
         for f in ("l1", "l2", "l1_bias", "l2_bias"):
             set_field(self, f, check_number(getattr(self, f), f, owner, low=0.0, allow_none=True))
         set_field(self, "name", check_str(self.name, "name", owner, allow_none=True))
+        _check_layer_params(self, owner, allow_none=True)
 
 
 @config_dataclass
@@ -218,6 +245,20 @@ class NeuralNetConfiguration(ConfigBase):
     Defaults as DL4J: activation ``sigmoid``, weight init ``xavier``, updater
     ``Sgd(1e-3)``, no regularisation.  ``seed=None`` draws a seed at
     ``MultiLayerNetwork.init()`` (recorded on the network).
+
+    Keyword-only layer parameters (network defaults; each layer config may override them):
+
+    * ``dropout`` (default 0.0): probability in [0, 1) of *dropping* each input value of a
+      layer during ``fit`` (inverted dropout: kept values are scaled by ``1/(1-p)``; masks
+      from the network's seeded generator).  Never applied in inference (``output``,
+      ``score``, ``feed_forward``, ...) nor in ``pretrain``.  DL4J's ``dropOut(x)`` takes
+      the probability of *retaining*: ``dropOut(0.8)`` is ``dropout=0.2``.
+    * ``bias_init`` (default 0.0): the initial value of every bias parameter (DL4J
+      ``biasInit``; here also the AutoEncoder's ``vb`` and all VAE biases).
+    * ``gradient_normalization`` (default None: off) and ``gradient_normalization_threshold``
+      (default 1.0, > 0): DL4J's ``GradientNormalization`` modes, applied to each layer's
+      averaged gradient before l1/l2 and the updater (see
+      :mod:`numba_ae.gradient_normalization`).
     """
 
     layers: tuple = ()
@@ -230,9 +271,14 @@ class NeuralNetConfiguration(ConfigBase):
     l1_bias: float = 0.0
     l2_bias: float = 0.0
     dtype: str = "float32"
+    dropout: float = added_field(0.0)
+    bias_init: float = added_field(0.0)
+    gradient_normalization: Optional[str] = added_field(None)
+    gradient_normalization_threshold: float = added_field(1.0)
 
     def __post_init__(self):
         owner = "NeuralNetConfiguration"
+        _check_layer_params(self, owner, allow_none=False)
         set_field(self, "seed", check_seed(self.seed, "seed", owner))
         set_field(self, "updater", _updaters.get(self.updater, f"{owner}.updater"))
         set_field(self, "weight_init", weight_init_name(self.weight_init, f"{owner}.weight_init"))

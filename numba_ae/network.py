@@ -4,22 +4,27 @@ and ``pretrain`` (layerwise, unsupervised), DL4J semantics.
 All parameters live in one flat vector (``params()``); each layer's
 ``params`` dict holds views into it with DL4J names and shapes.  Gradients
 live in a twin flat vector.  A training step: forward, loss, backward (each
-kernel writing into preallocated workspaces), then per layer: add the l1/l2
-gradient and run the updater over the layer's slice.  All randomness (weight
-init, corruption masks, VAE samples) comes from one ``np.random.Generator``
-seeded by the config seed, so the same seed trains bitwise-identically.
+kernel writing into preallocated workspaces; in ``fit`` each layer's input
+dropped out first when its ``dropout`` > 0), then per layer: normalize the
+gradient (``gradient_normalization``, when set), add the l1/l2 gradient and
+run the updater over the layer's slice.  All randomness (weight init,
+corruption masks, dropout masks, VAE samples) comes from one
+``np.random.Generator`` seeded by the config seed, so the same seed trains
+bitwise-identically.
 
 The class is split by concern over private mixins that only this module
 imports: ``_network_state`` (``export_state``/``from_state``, training and
 updater state), ``_network_data`` (turning the accepted inputs into checked
-minibatches), ``_network_guard`` (the divergence guard) and ``_network_eval`` (the epoch
-loop, validation history, early-stop hook, ``predict``/``evaluate``).
+minibatches), ``_network_guard`` (the divergence guard), ``_network_eval`` (the epoch
+loop, validation history, early-stop hook, ``predict``/``evaluate``) and
+``_network_dropout`` (dropout masks and gradient normalization).
 """
 import numpy as np
 
 from . import io as _io
 from ._network_data import _NetworkData
 from ._network_device import _NetworkDevice
+from ._network_dropout import _NetworkDropout
 from ._network_eval import _NetworkEval
 from ._network_guard import _NetworkGuard
 from ._network_state import _NetworkState
@@ -34,7 +39,8 @@ from .validation import check_bool, check_int
 INFERENCE_CHUNK = 4096
 
 
-class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval, _NetworkDevice):
+class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval, _NetworkDropout,
+                        _NetworkDevice):
     """A feed-forward network of Dense/Output/AutoEncoder/VariationalAutoencoder layers.
 
     Parameters
@@ -125,6 +131,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
             self._pretrain_state.append(upd.init_state(sizes[i], self.dtype) if layer.pretrainable else None)
             self._pretrain_t.append(0)
             self._reg.append(self._layer_reg(i, layer))
+        self._init_layer_params()
         self._initialized = True
         if device.is_cuda:
             self._place(device)
@@ -252,14 +259,15 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         """One supervised step on a minibatch (arrays already validated and in the net's dtype)."""
         layers = self.layers
         x, y = self._backend.from_host(x), self._backend.from_host(y)
-        self._forward(x, training=True)
+        self._forward(x, training=True, dropout=True)
         out = layers[-1]
         scores, delta = out.score_and_backward(y, need_dx=len(layers) > 1)
         score = self._backend.mean(scores)
         for i in range(len(layers) - 2, -1, -1):
-            delta = layers[i].backward(delta, need_dx=i > 0)
+            delta = layers[i].backward(self._dropout_backward(i + 1, delta), need_dx=i > 0)
         ids = range(len(layers))
         for i in ids:
+            self._normalize_gradient(i)
             score += self._add_regularization(i)
         if self.nan_guard:
             self._guard(score, ids, x, y)
@@ -320,6 +328,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         layer = self.layers[i]
         x = self._backend.from_host(x)
         score = layer.pretrain_step(self._forward(x, stop=i), self._rng, step=self._pretrain_t[i])
+        self._normalize_gradient(i)
         score += self._add_regularization(i)
         if self.nan_guard:
             self._guard(score, (i,), x)
@@ -343,7 +352,7 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         return self
 
     # ================================================================== inference
-    def _forward(self, x, training=False, stop=None, keep=False, chunk=None):
+    def _forward(self, x, training=False, stop=None, keep=False, chunk=None, dropout=False):
         """The one forward pass: layers ``[0, stop)`` (default: all) on ``x`` (validated,
         in the net's dtype).  Serves ``fit_batch``, ``pretrain_batch`` (the input of the
         layer it trains), ``output``, ``feed_forward`` and ``score``.
@@ -354,6 +363,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
         stop : run layers ``[0, stop)`` only, giving the input of layer ``stop``.
         keep : return every activation ``[x, a_0, ..., a_{stop-1}]`` (copies of the
             layers' buffers) instead of only the last.
+        dropout : apply each layer's dropout to its input (``fit_batch`` only; not with
+            ``chunk``): new masks from ``self._rng``, kept for backward.
         chunk : rows per pass, so memory stays bounded; the result is then new arrays
             assembled from the chunks.  ``None``: one pass over all rows, and without
             ``keep`` the result is the last layer's own workspace buffer (the layers
@@ -364,6 +375,8 @@ class MultiLayerNetwork(_NetworkState, _NetworkData, _NetworkGuard, _NetworkEval
             acts = [x]
             a = self._backend.from_host(x)
             for layer in layers:
+                if dropout:
+                    a = self._dropout_forward(layer.index, a)
                 a = layer.forward(a, training=training, rng=self._rng)
                 if keep:
                     acts.append(self._host_copy(a))

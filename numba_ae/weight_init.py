@@ -3,7 +3,8 @@
 ``xavier`` (DL4J default): N(0, 2/(n_in+n_out));  ``xavier_uniform``:
 U(-s, s), s = sqrt(6/(n_in+n_out));  ``relu`` (He): N(0, 2/n_in);
 ``normal``: N(0, 1/n_in) (std 1/sqrt(n_in));  ``uniform``: U(-a, a),
-a = 1/sqrt(n_in);  ``zero``: zeros.  Biases always start at 0.
+a = 1/sqrt(n_in);  ``zero``: zeros.  Biases start at the constant ``bias_init``
+(default 0; ``Layer.init_params``).
 """
 import numpy as np
 

@@ -36,6 +36,7 @@ from numba_ae import (
     Sgd,
     VariationalAutoencoder,
 )
+from numba_ae.gradient_normalization import GRADIENT_NORMALIZATIONS
 from numba_ae.registries import ACTIVATIONS, LOSSES
 from numba_ae.testing import strategies as nst
 from numba_ae.weight_init import WEIGHT_INITS
@@ -56,6 +57,10 @@ losses = st.sampled_from(LOSS_NAMES + ["MSE", "nll", "binary_crossentropy"])
 lrs = finite(0.0, 10.0)
 epsilons = finite(1e-12, 1.0)
 reg = st.one_of(st.none(), finite(0.0, 1.0), st.integers(0, 3))
+dropouts = finite(0.0, 1.0, exclude_max=True)
+bias_inits = finite(-10.0, 10.0)
+grad_norms = st.sampled_from(list(GRADIENT_NORMALIZATIONS) + ["ClipL2PerLayer", "RenormalizeL2PerParamType"])
+grad_norm_thresholds = finite(0.0, 100.0, exclude_min=True)
 
 def updaters(trainable=False):
     """Any updater (objects with any valid hyperparameters, or names); with ``trainable``
@@ -80,6 +85,10 @@ def common_fields():
         "updater": st.one_of(st.none(), updaters()),
         "l1": reg, "l2": reg, "l1_bias": reg, "l2_bias": reg,
         "name": st.one_of(st.none(), st.text(max_size=8)),
+        "dropout": st.one_of(st.none(), dropouts),
+        "bias_init": st.one_of(st.none(), bias_inits),
+        "gradient_normalization": st.one_of(st.none(), grad_norms),
+        "gradient_normalization_threshold": st.one_of(st.none(), grad_norm_thresholds),
     })
 
 
@@ -180,4 +189,7 @@ def network_configs(draw, trainable=False):
         l1=draw(finite(0.0, 1.0)), l2=draw(finite(0.0, 1.0)),
         l1_bias=draw(finite(0.0, 1.0)), l2_bias=draw(finite(0.0, 1.0)),
         dtype=draw(st.sampled_from(["float32", "float64"])),
+        dropout=draw(dropouts), bias_init=draw(bias_inits),
+        gradient_normalization=draw(st.one_of(st.none(), grad_norms)),
+        gradient_normalization_threshold=draw(grad_norm_thresholds),
     )

@@ -46,6 +46,7 @@ class Layer(PerThreadScratch):
         self.activation = net_conf.resolved(index, "activation")
         self.act = activation(self.activation)
         self.weight_init = net_conf.resolved(index, "weight_init")
+        self.bias_init = net_conf.resolved(index, "bias_init")
         self.dtype = net_conf.np_dtype
         self._params = {}
         self._grads = {}
@@ -95,10 +96,12 @@ class Layer(PerThreadScratch):
             off += size
 
     def init_params(self, rng):
-        """Weights by the layer's weight-init scheme (fan-in/fan-out of each matrix), biases 0."""
+        """Weights by the layer's weight-init scheme (fan-in/fan-out of each matrix, drawn from
+        ``rng`` in parameter order), every bias (``is_bias``) the constant ``bias_init``
+        (no draws)."""
         for name, shape, is_bias in self.param_specs():
             if is_bias:
-                self._params[name][...] = 0.0
+                self._params[name][...] = self.bias_init
             else:
                 init_weights(self.weight_init, self._params[name], rng, shape[0], shape[1])
 
