@@ -17,7 +17,6 @@ import numpy as np
 
 from .gradient_normalization import normalize_gradient
 from .kernels import corruption as _kc
-from .kernels import dropout as _kd
 
 #: Batch sizes whose dropout buffers are kept per layer (an epoch's last, smaller batch
 #: does not evict the regular size).
@@ -42,7 +41,7 @@ class _NetworkDropout:
         cache = self._dropout_ws[i]
         ws = cache.get(shape[0])
         if ws is None:
-            ws = (np.empty(shape, dtype=self.dtype), np.empty(shape, dtype=self.dtype))
+            ws = (self._backend.empty(shape, self.dtype), self._backend.empty(shape, self.dtype))
             cache[shape[0]] = ws
             while len(cache) > _MAX_SIZES:
                 cache.popitem(last=False)
@@ -57,7 +56,8 @@ class _NetworkDropout:
             return a
         out, mask = self._dropout_buffers(i, a.shape)
         bits = self._rng.bit_generator.random_raw((a.size + 1) // 2).view(np.uint32)
-        _kd.dropout_forward(a, bits, self._dropout_thresholds[i], self.dtype.type(1.0 / (1.0 - p)), out, mask)
+        self._backend.dropout.dropout_forward(a, self._backend.from_host(bits), self._dropout_thresholds[i],
+                                              self.dtype.type(1.0 / (1.0 - p)), out, mask)
         self._dropout_mask[i] = mask
         return out
 
@@ -66,7 +66,7 @@ class _NetworkDropout:
         gradient w.r.t. the output of layer ``i - 1``."""
         mask = self._dropout_mask[i]
         if mask is not None:
-            _kd.dropout_backward(delta, mask)
+            self._backend.dropout.dropout_backward(delta, mask)
         return delta
 
     def _normalize_gradient(self, i):
@@ -76,4 +76,4 @@ class _NetworkDropout:
             return
         layer = self.layers[i]
         normalize_gradient(mode, threshold, self._flat_grad[self._slices[i]],
-                           [g.reshape(-1) for g in layer.grads.values()])
+                           [g.reshape(-1) for g in layer._grads.values()], self._backend.gradient_normalization)

@@ -5,8 +5,8 @@ A backend is a namespace the layers, distributions and the network compute throu
 each layer's math is written once for both devices:
 
 * kernel modules with the same function names on both devices: ``dense``, ``losses``,
-  ``vae``, ``corruption``, ``updaters`` and ``activations`` (``map_[act]``,
-  ``backward[act]``, ...);
+  ``vae``, ``corruption``, ``updaters``, ``dropout``, ``gradient_normalization`` and
+  ``activations`` (``map_[act]``, ``backward[act]``, ...);
 * array helpers: ``empty``, ``zeros``, ``from_host`` (the one host-to-device copy of a
   minibatch), ``to_host``, ``copy``, ``fill``, ``add``, ``negate``, ``mean`` (float64
   sum of a vector, returned to the host), ``standard_normal`` (draws from the network's
@@ -21,6 +21,8 @@ import numpy as np
 
 from .kernels import corruption as _kc
 from .kernels import dense as _kd
+from .kernels import dropout as _kdrop
+from .kernels import gradient_normalization as _kgn
 from .kernels import losses as _kl
 from .kernels import updaters as _ku
 from .kernels import vae as _kv
@@ -57,6 +59,7 @@ class CpuBackend:
     is_cuda = False
     simulator = False
     dense, losses, vae, corruption, updaters = _kd, _kl, _kv, _kc, _ku
+    dropout, gradient_normalization = _kdrop, _kgn
     activations = _CpuActivations
 
     @staticmethod
@@ -130,8 +133,8 @@ class CudaBackend:
         from numba import cuda
 
         from .kernels import cuda as kc
-        from .kernels.cuda import arrays, corruption, dense, losses, updaters, vae
-        from .kernels.cuda import activations
+        from .kernels.cuda import activations, arrays, corruption, dense, dropout, gradient_normalization, losses
+        from .kernels.cuda import updaters, vae
 
         self._cuda = cuda
         self._arrays = arrays
@@ -139,6 +142,7 @@ class CudaBackend:
             os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
         self.dense, self.losses, self.vae, self.corruption, self.updaters = dense, losses, vae, corruption, updaters
         self.activations = activations
+        self.dropout, self.gradient_normalization = dropout, gradient_normalization
         self._kc = kc
         self._element_cache = {}
 

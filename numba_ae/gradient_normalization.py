@@ -26,13 +26,13 @@ GRADIENT_NORMALIZATIONS = ("none", "renormalize_l2_per_layer", "renormalize_l2_p
 
 _BY_KEY = {m.replace("_", ""): m for m in GRADIENT_NORMALIZATIONS}
 
-#: mode -> (kernel, whether it takes the threshold, per parameter rather than per layer)
+#: mode -> (kernel name, whether it takes the threshold, per parameter rather than per layer)
 _DRIVERS = {
-    "renormalize_l2_per_layer": (_k.renormalize_l2, False, False),
-    "renormalize_l2_per_param_type": (_k.renormalize_l2, False, True),
-    "clip_element_wise_absolute_value": (_k.clip_element_wise, True, False),
-    "clip_l2_per_layer": (_k.clip_l2, True, False),
-    "clip_l2_per_param_type": (_k.clip_l2, True, True),
+    "renormalize_l2_per_layer": ("renormalize_l2", False, False),
+    "renormalize_l2_per_param_type": ("renormalize_l2", False, True),
+    "clip_element_wise_absolute_value": ("clip_element_wise", True, False),
+    "clip_l2_per_layer": ("clip_l2", True, False),
+    "clip_l2_per_param_type": ("clip_l2", True, True),
 }
 
 
@@ -55,7 +55,7 @@ def gradient_normalization_name(value, field="gradient_normalization", owner=Non
     return check_choice(value, field, owner, GRADIENT_NORMALIZATIONS, expected=expected)  # raises
 
 
-def normalize_gradient(mode, threshold, flat, views):
+def normalize_gradient(mode, threshold, flat, views, kernels=_k):
     """Apply ``mode`` in place to one layer's gradient.
 
     Parameters
@@ -68,10 +68,12 @@ def normalize_gradient(mode, threshold, flat, views):
         The layer's whole gradient (the per-layer modes).
     views : iterable of 1-D arrays
         Each parameter's gradient, views into ``flat`` (the per-param-type modes).
+    kernels : the device's kernel module (this one's CPU kernels or their CUDA twins).
     """
     if mode is None or mode == "none":
         return
-    kernel, thresholded, per_param = _DRIVERS[mode]
+    name, thresholded, per_param = _DRIVERS[mode]
+    kernel = getattr(kernels, name)
     args = (threshold,) if thresholded else ()
     for g in (views if per_param else (flat,)):
         kernel(g, *args)
