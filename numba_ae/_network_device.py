@@ -56,6 +56,9 @@ class _NetworkDevice:
             for k, st in enumerate(states):
                 if st is not None:
                     states[k] = {name: move(v) for name, v in st.items()}
+        if hasattr(self, "_dropout_ws"):   # dropout buffers live on the old device
+            self._dropout_ws = [type(ws)() for ws in self._dropout_ws]
+            self._dropout_mask = [None] * len(self._dropout_mask)
         for i, layer in enumerate(self.layers):
             layer.use_backend(backend)
             layer.bind(self._flat[self._slices[i]], self._flat_grad[self._slices[i]])
