@@ -40,8 +40,7 @@ def _scale_kernel(g, s):
         g[i] = ty(float64(g[i]) * s)
 
 
-def _clip_kernel(g, threshold):
-    t = g.dtype.type(threshold)
+def _clip_kernel(g, t):
     for i in range(cuda.grid(1), g.shape[0], cuda.gridsize(1)):
         v = g[i]
         if v > t:
@@ -89,4 +88,4 @@ def clip_l2(g, threshold):
 def clip_element_wise(g, threshold):
     """Clamp every entry to ``[-threshold, threshold]`` in place."""
     if g.shape[0]:
-        launch_1d(_k("clip"), g.shape[0], g, float(threshold))
+        launch_1d(_k("clip"), g.shape[0], g, g.dtype.type(threshold))
