@@ -146,8 +146,10 @@ class CudaBackend:
         self._kc = kc
         self._element_cache = {}
 
-    def is_device_array(self, a):
-        return self._cuda.is_cuda_array(a)
+    @staticmethod
+    def is_device_array(a):
+        # numba device arrays (and the simulator's) copy to the host; NumPy arrays do not
+        return not isinstance(a, np.ndarray) and hasattr(a, "copy_to_host")
 
     def empty(self, shape, dtype):
         return self._cuda.device_array(shape, dtype=dtype)
