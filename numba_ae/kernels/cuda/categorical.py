@@ -15,12 +15,10 @@ import numba
 from numba import cuda
 
 from .. import categorical as _cpu
+from . import _launch as _l
 
 __all__ = ["log_prob", "nll_grad", "log_prob_and_grad", "mean", "sample"]
 
-#: Threads per block: one warp for small batches, at most 128 (a thread's registers
-#: hold a row's running statistics only, so occupancy is not the limit).
-MAX_THREADS = 128
 _WARP = 32
 
 
@@ -39,24 +37,22 @@ _row_sample = _row_fn(_cpu.row_sample)
 
 
 # ============================================================================ kernels (one thread per row)
+# Grid-stride loops over the rows (``_launch.launch_1d``); a thread past the last row does nothing.
 
 def _log_prob_kernel(x, a, out):
-    i = cuda.grid(1)
-    if i < x.shape[0]:  # threads past the last row do nothing
+    for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
         m, jm, q, log_s = _row_stats(a, i)
         out[i] = _row_log_prob(x, a, i, m, log_s)[0]
 
 
 def _nll_grad_kernel(x, a, scale, grad):
-    i = cuda.grid(1)
-    if i < x.shape[0]:
+    for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
         m, jm, q, log_s = _row_stats(a, i)
         _row_grad(x, a, i, m, jm, q, _row_x_sum(x, i), scale, grad)
 
 
 def _log_prob_and_grad_kernel(x, a, scale, out, grad):
-    i = cuda.grid(1)
-    if i < x.shape[0]:
+    for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
         m, jm, q, log_s = _row_stats(a, i)
         lp, xs = _row_log_prob(x, a, i, m, log_s)
         out[i] = lp
@@ -64,15 +60,13 @@ def _log_prob_and_grad_kernel(x, a, scale, out, grad):
 
 
 def _mean_kernel(a, out):
-    i = cuda.grid(1)
-    if i < a.shape[0]:
+    for i in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
         m, jm, q, log_s = _row_stats(a, i)
         _row_mean(a, i, m, jm, q, out)
 
 
 def _sample_kernel(a, u, out):
-    i = cuda.grid(1)
-    if i < a.shape[0]:
+    for i in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
         _row_sample(a, u, i, out)
 
 
@@ -81,14 +75,14 @@ _JITTED = {}
 
 
 def _launch(kernel, n, *args):
-    """Launch ``kernel`` over ``n`` rows on the default stream (nothing for ``n = 0``)."""
+    """Launch ``kernel`` over ``n`` rows on the default stream (nothing for ``n = 0``):
+    one warp for up to 32 rows, up to ``_launch.THREADS_1D`` threads per block beyond."""
     if n == 0:
         return
     k = _JITTED.get(kernel)
     if k is None:
-        k = _JITTED[kernel] = cuda.jit(kernel)
-    threads = min(MAX_THREADS, _WARP * ((n + _WARP - 1) // _WARP))
-    k[(n + threads - 1) // threads, threads](*args)
+        k = _JITTED[kernel] = _l.jit_kernel(kernel)
+    _l.launch_1d(k, n, *args, threads=min(_l.THREADS_1D, _WARP * ((n + _WARP - 1) // _WARP)))
 
 
 # ============================================================================ host functions
