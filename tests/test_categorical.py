@@ -268,3 +268,43 @@ def test_composite_nll_is_the_sum_of_its_categorical_slices(widths, seed):
     np.testing.assert_allclose(out, ref, rtol=1e-10)
     for s, e in zip(bounds[:-1], bounds[1:]):
         np.testing.assert_allclose(dpre[:, s:e], special.softmax(pre[:, s:e], axis=1) - x[:, s:e], atol=1e-14)
+
+
+# ---------------------------------------------------------------------------- public strategies
+
+def _has_categorical(dist):
+    parts = dist.distributions if isinstance(dist, CompositeReconstructionDistribution) else ((1, dist),)
+    return any(isinstance(d, CategoricalReconstructionDistribution) for _, d in parts)
+
+
+def test_strategies_put_categorical_slices_only_on_the_network_input():
+    """``data_range="any"`` (the data) may hold categorical slices, ``datasets_for`` makes
+    them one-hot and such VAEs train; a layer's output (``"unit"``, the default first-layer
+    range of ``network_configs``) never feeds one."""
+    from numba_ae.testing import strategies as nst
+    from numba_ae import MultiLayerNetwork, NeuralNetConfiguration
+
+    @settings(max_examples=15, deadline=None)
+    @given(data=st.data(), vae=nst.vae_configs(data_range="any").filter(lambda v: _has_categorical(v.distribution)))
+    def trains(data, vae):
+        conf = NeuralNetConfiguration(layers=[vae], dtype=data.draw(st.sampled_from(["float32", "float64"])))
+        ds = data.draw(nst.datasets_for(conf, max_rows=8))
+        net = MultiLayerNetwork(conf).init()
+        net.pretrain(ds)
+        assert np.isfinite(net.score()) and np.isfinite(net.score(ds))
+
+    @settings(max_examples=15, deadline=None)
+    @given(conf=nst.network_configs("vae", data_range="any", max_layers=3))
+    def first_layer_only(conf):
+        for i, layer in enumerate(conf.layers):
+            if isinstance(layer, VariationalAutoencoder) and _has_categorical(layer.distribution):
+                assert i == 0, conf
+
+    @settings(max_examples=40, deadline=None)
+    @given(dist=nst.reconstruction_distributions(4, data_range="unit"))
+    def never_on_unit_input(dist):
+        assert not _has_categorical(dist)
+
+    trains()
+    first_layer_only()
+    never_on_unit_input()

@@ -354,7 +354,8 @@ NETWORK_KINDS = ("any", "autoencoder", "vae", "supervised")
 
 
 @st.composite
-def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WIDTH, activations=None):
+def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WIDTH, activations=None,
+                    data_range=UNIT):
     """:class:`~numba_ae.NeuralNetConfiguration`\\ s of 1-``max_layers`` layers of width
     <= ``max_width``, each trainable on :func:`datasets_for` data:
 
@@ -368,11 +369,16 @@ def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WI
 
     Every layer's input range is known from the layer below (a sigmoid layer feeds
     [0, 1], a relu one >= 0), so e.g. a Bernoulli VAE is only stacked on [0, 1] output.
+    ``data_range`` is the first layer's (the network input's): ``"unit"`` by default, so
+    every generated network also takes any data in [0, 1]; ``"any"`` also lets the first
+    layer need data of a special form (a VAE with categorical slices: one-hot rows), which
+    :func:`datasets_for` generates.
     The first layer has ``n_in`` set; the others ``n_in`` set or ``None`` (inferred);
     a layer's activation may be ``None`` (inheriting the network's).
     """
     if kind not in NETWORK_KINDS:
         raise ValueError(f"'kind' must be one of {list(NETWORK_KINDS)}; got {kind!r}")
+    _check_range(data_range)
     if not (isinstance(max_layers, int) and 1 <= max_layers) or not (isinstance(max_width, int) and max_width >= 2):
         raise ValueError("'max_layers' must be an int >= 1 and 'max_width' an int >= 2")
     if kind == "any":
@@ -388,7 +394,7 @@ def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WI
     dtype = draw(st.sampled_from(["float32", "float64"]))
     width = st.integers(1, max_width)
     prev = draw(width)
-    data_range = ANY  # the first layer: datasets_for generates data to fit it
+    # data_range: the first layer's input (datasets_for generates data to fit it)
     layers = []
     for i, k in enumerate(kinds):
         layer = draw(layer_configs(prev, None if k == "vae" else draw(width), kinds=(k,),
