@@ -13,6 +13,7 @@ from ._version import __version__
 from .config import (
     AutoEncoder,
     BernoulliReconstructionDistribution,
+    CategoricalReconstructionDistribution,
     CompositeReconstructionDistribution,
     DenseLayer,
     ExponentialReconstructionDistribution,
@@ -44,6 +45,7 @@ __all__ = [
     "NeuralNetConfiguration", "DenseLayer", "OutputLayer", "AutoEncoder", "VariationalAutoencoder",
     "GaussianReconstructionDistribution", "BernoulliReconstructionDistribution",
     "ExponentialReconstructionDistribution", "CompositeReconstructionDistribution", "LossFunctionWrapper",
+    "CategoricalReconstructionDistribution",
     "MultiLayerNetwork", "Sgd", "Adam", "Nesterovs", "RmsProp", "AdaGrad",
     "DataSet", "ArrayDataSetIterator", "AsyncDataSetIterator", "MnistDataSetIterator", "load_mnist",
     "NormalizerStandardize", "NormalizerMinMaxScaler",

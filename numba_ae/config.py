@@ -37,6 +37,7 @@ from . import updaters as _updaters
 from ._serial import ConfigBase, added_field, config_dataclass, set_field
 from .distributions import (  # noqa: F401  (re-exported: the config classes of the distributions)
     BernoulliReconstructionDistribution,
+    CategoricalReconstructionDistribution,
     CompositeReconstructionDistribution,
     ExponentialReconstructionDistribution,
     GaussianReconstructionDistribution,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness import check_distribution, check_pretrain_gradient, make_net
-from numba_ae import (BernoulliReconstructionDistribution, CompositeReconstructionDistribution, DenseLayer,
-                      ExponentialReconstructionDistribution, GaussianReconstructionDistribution,
+from numba_ae import (BernoulliReconstructionDistribution, CategoricalReconstructionDistribution,
+                      CompositeReconstructionDistribution, DenseLayer, ExponentialReconstructionDistribution, GaussianReconstructionDistribution,
                       LossFunctionWrapper, OutputLayer, VariationalAutoencoder)
 from numba_ae.distributions import DISTRIBUTIONS
 
@@ -28,6 +28,10 @@ def _bernoulli(rng):
 
 def _exponential(rng):
     return ExponentialReconstructionDistribution("identity"), rng.exponential(1.0, (N, D))  # data >= 0
+
+
+def _categorical(rng):
+    return CategoricalReconstructionDistribution(), np.eye(D)[rng.integers(0, D, N)]  # one-hot rows
 
 
 def _loss_wrapper(rng):
@@ -47,11 +51,15 @@ MAKERS = {
     GaussianReconstructionDistribution: _gaussian,
     BernoulliReconstructionDistribution: _bernoulli,
     ExponentialReconstructionDistribution: _exponential,
+    CategoricalReconstructionDistribution: _categorical,
     LossFunctionWrapper: _loss_wrapper,
     CompositeReconstructionDistribution: _composite,
 }
 
 REGISTERED = list(DISTRIBUTIONS)
+#: distributions whose support no layer's output lies in (one-hot rows): they can only be
+#: the first layer, so the stacked test below checks that they reject a layer's output
+NEEDS_ONE_HOT = [CategoricalReconstructionDistribution]
 
 
 def _maker(cls):
@@ -92,7 +100,7 @@ def test_pretrain_gradient_float64_deeper_vae(cls, num_samples):
     check_pretrain_gradient(net, 0, x, rng, f"{cls.__name__} pretrain (num_samples={num_samples})")
 
 
-@pytest.mark.parametrize("cls", REGISTERED, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [c for c in REGISTERED if c not in NEEDS_ONE_HOT], ids=lambda c: c.__name__)
 def test_pretrain_gradient_float64_vae_above_a_dense_layer(cls):
     """Pretraining a VAE that is layer 1 (its input is a sigmoid DenseLayer's output, in the
     support of every distribution): the gradient of its own parameters only."""
@@ -102,3 +110,16 @@ def test_pretrain_gradient_float64_vae_above_a_dense_layer(cls):
                     VariationalAutoencoder(n_out=2, encoder_layer_sizes=(3,), decoder_layer_sizes=(3,),
                                            num_samples=2, reconstruction_distribution=conf)])
     check_pretrain_gradient(net, 1, rng.normal(size=(N, 2)), rng, f"{cls.__name__} pretrain as layer 1")
+
+
+@pytest.mark.parametrize("cls", NEEDS_ONE_HOT, ids=lambda c: c.__name__)
+def test_one_hot_distribution_above_a_dense_layer_rejects_its_input(cls):
+    """A VAE whose distribution needs one-hot data, stacked on a sigmoid DenseLayer: its
+    pretraining input (the layer's output) is not one-hot, and that is a ValueError."""
+    rng = np.random.default_rng(300)
+    conf, _ = _maker(cls)(rng)
+    net = make_net([DenseLayer(n_in=2, n_out=D, activation="sigmoid"),
+                    VariationalAutoencoder(n_out=2, encoder_layer_sizes=(3,), decoder_layer_sizes=(3,),
+                                           reconstruction_distribution=conf)])
+    with pytest.raises(ValueError, match=r"'features' must hold one-hot rows.*row 0"):
+        net.pretrain_layer(1, rng.normal(size=(N, 2)))

@@ -12,11 +12,12 @@ from scipy import special, stats
 
 from harness import fd_directional, fd_grad_rows
 from reference import assert_grad_close
-from numba_ae.distributions import bernoulli, exponential, gaussian
+from numba_ae.distributions import bernoulli, categorical, exponential, gaussian
 from numba_ae.kernels import vae as kv
 
 GAUSS, EXPO = gaussian.KERNELS, exponential.KERNELS
 LOGIT, PROB = bernoulli.LOGIT_KERNELS, bernoulli.PROB_KERNELS
+CAT = categorical.KERNELS
 
 SCALE = 0.37
 SETTINGS = settings(
@@ -120,6 +121,28 @@ def test_exponential_log_prob_vs_scipy(data):
     mean = np.full((n, d), np.nan)
     EXPO.mean(g, mean)
     np.testing.assert_allclose(mean, stats.expon.mean(scale=np.exp(-g)), rtol=1e-14)
+
+
+def ohmat(n, d):
+    """Strategy for an [n, d] float64 matrix of one-hot rows."""
+    return arrays(np.int64, (n,), elements=st.integers(0, d - 1)).map(lambda k: np.eye(d)[k])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_categorical_log_prob_vs_scipy(data):
+    n, d = data.draw(dims), data.draw(dims)
+    x = data.draw(ohmat(n, d))
+    pre = data.draw(fmat((n, d), -8, 8))
+    out = row_out(n)
+    CAT.log_prob(x, pre, out)
+    p = special.softmax(pre, axis=1)
+    expected = np.array([stats.multinomial.logpmf(x[i], 1, p[i]) for i in range(n)])
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
+
+    mean = np.full((n, d), np.nan)
+    CAT.mean(pre, mean)
+    np.testing.assert_allclose(mean, p, rtol=1e-13, atol=1e-300)
 
 
 @SETTINGS
@@ -404,6 +427,7 @@ def make_cases(rng, n, d):
     x = rng.uniform(-3, 3, (n, d))
     xb = (rng.random((n, d)) < 0.5).astype(np.float64)
     xe = rng.exponential(1.0, (n, d))
+    xc = np.eye(d)[rng.integers(0, d, n)]
     mu, lv = rng.uniform(-2, 2, (n, d)), rng.uniform(-2, 2, (n, d))
     a = np.hstack([mu, lv])
     pre = rng.uniform(-6, 6, (n, d))
@@ -428,6 +452,11 @@ def make_cases(rng, n, d):
         ("exponential_nll_grad", (xe, g), SCALE, (m,)),
         ("exponential_mean", (g,), None, (m,)),
         ("exponential_sample", (g, u), None, (m,)),
+        ("categorical_log_prob", (xc, pre), None, (r,)),
+        ("categorical_nll_grad", (xc, pre), SCALE, (m,)),
+        ("categorical_log_prob_and_grad", (xc, pre), SCALE, (r, m)),
+        ("categorical_mean", (pre,), None, (m,)),
+        ("categorical_sample", (pre, u), None, (m,)),
         ("kl_normal", (mu, lv), None, (r,)),
         ("kl_normal_grad", (mu, lv), SCALE, (m, m)),
         ("normal_log_density", (x, mu, lv), None, (r,)),
@@ -470,7 +499,9 @@ KERNELS_BY_NAME = {
     "bernoulli_logit_nll_grad": LOGIT.nll_grad, "bernoulli_logit_log_prob_and_grad": LOGIT.log_prob_and_grad,
     "bernoulli_logit_mean": LOGIT.mean, "bernoulli_log_prob": PROB.log_prob, "bernoulli_nll_grad": PROB.nll_grad,
     "bernoulli_sample": PROB.sample, "exponential_log_prob": EXPO.log_prob, "exponential_nll_grad": EXPO.nll_grad,
-    "exponential_mean": EXPO.mean, "exponential_sample": EXPO.sample, "kl_normal": kv.kl_normal,
+    "exponential_mean": EXPO.mean, "exponential_sample": EXPO.sample, "categorical_log_prob": CAT.log_prob,
+    "categorical_nll_grad": CAT.nll_grad, "categorical_log_prob_and_grad": CAT.log_prob_and_grad,
+    "categorical_mean": CAT.mean, "categorical_sample": CAT.sample, "kl_normal": kv.kl_normal,
     "kl_normal_grad": kv.kl_normal_grad, "normal_log_density": kv.normal_log_density,
     "std_normal_log_density": kv.std_normal_log_density, "reparameterize": kv.reparameterize,
     "logsumexp_rows": kv.logsumexp_rows,
@@ -515,7 +546,7 @@ def test_layouts_and_float32(name):
             np.testing.assert_allclose(g_, r_, rtol=1e-5, atol=1e-7, err_msg=layout)
     # ... and against float64 on the original values, to loose accuracy
     got = run_case(name, ins32, scale, shapes, np.float32, "C")
-    if name != "bernoulli_sample":  # u < p may flip on rounding; exact check above
+    if name not in ("bernoulli_sample", "categorical_sample"):  # a draw may flip on rounding; exact check above
         for g_, r_ in zip(got, ref):
             np.testing.assert_allclose(g_, r_, rtol=1e-4, atol=1e-4)
 

@@ -10,6 +10,7 @@ line to :data:`DISTRIBUTIONS`, and add it to the parametrized distribution tests
 """
 from .base import Distribution, ElementKernels, NoLogProbabilityError, ReconstructionDistribution
 from .bernoulli import Bernoulli, BernoulliReconstructionDistribution
+from .categorical import Categorical, CategoricalReconstructionDistribution
 from .composite import Composite, CompositeReconstructionDistribution
 from .exponential import Exponential, ExponentialReconstructionDistribution
 from .gaussian import Gaussian, GaussianReconstructionDistribution
@@ -20,6 +21,7 @@ DISTRIBUTIONS = {
     GaussianReconstructionDistribution: Gaussian,
     BernoulliReconstructionDistribution: Bernoulli,
     ExponentialReconstructionDistribution: Exponential,
+    CategoricalReconstructionDistribution: Categorical,
     LossFunctionWrapper: LossWrapper,
     CompositeReconstructionDistribution: Composite,
 }
@@ -39,5 +41,5 @@ def build_distribution(conf, dtype, backend=None):
 __all__ = ["DISTRIBUTIONS", "build_distribution", "Distribution", "ElementKernels", "NoLogProbabilityError",
            "ReconstructionDistribution", "GaussianReconstructionDistribution", "Gaussian",
            "BernoulliReconstructionDistribution", "Bernoulli", "ExponentialReconstructionDistribution",
-           "Exponential", "LossFunctionWrapper", "LossWrapper", "CompositeReconstructionDistribution",
-           "Composite"]
+           "Exponential", "CategoricalReconstructionDistribution", "Categorical", "LossFunctionWrapper",
+           "LossWrapper", "CompositeReconstructionDistribution", "Composite"]

@@ -30,9 +30,11 @@ Example (see ``docs/testing.md``)::
         assert math.isfinite(net.score())
 
 *Data ranges.*  ``data_range`` tells a layer/distribution strategy what its input is
-known to lie in: ``"unit"`` ([0, 1]; the default: every choice is allowed, and for the
-first layer of a network :func:`datasets_for` generates data to fit), ``"nonnegative"``
-(>= 0: no Bernoulli, no xent) or ``"real"`` (only Gaussian/mse-like choices).
+known to lie in: ``"any"`` (the default: the input is the data, which
+:func:`datasets_for` generates to fit, so every choice is allowed, one-hot categorical
+slices included), ``"unit"`` ([0, 1], e.g. a sigmoid layer's output: everything but
+categorical slices), ``"nonnegative"`` (>= 0: also no Bernoulli, no xent) or ``"real"``
+(only Gaussian/mse-like choices).
 """
 try:
     from hypothesis import strategies as st
@@ -46,6 +48,7 @@ import numpy as np
 from ..config import (
     AutoEncoder,
     BernoulliReconstructionDistribution,
+    CategoricalReconstructionDistribution,
     CompositeReconstructionDistribution,
     DenseLayer,
     ExponentialReconstructionDistribution,
@@ -69,8 +72,9 @@ __all__ = ["activations", "reconstruction_distributions", "layer_configs", "vae_
 MAX_WIDTH = 8
 MAX_LAYERS = 4
 
-UNIT, NONNEGATIVE, REAL, ONE_HOT = "unit", "nonnegative", "real", "one_hot"
-_RANGES = (UNIT, NONNEGATIVE, REAL)
+ANY, UNIT, NONNEGATIVE, REAL, ONE_HOT = "any", "unit", "nonnegative", "real", "one_hot"
+#: the input ranges a strategy accepts, narrowest requirement first (``_allows``)
+_RANGES = (ANY, UNIT, NONNEGATIVE, REAL)
 #: (low, high) of generated values of each range
 _BOUNDS = {UNIT: (0.0, 1.0), NONNEGATIVE: (0.0, 3.0), REAL: (-3.0, 3.0)}
 
@@ -154,6 +158,13 @@ def _exponential(data_range):
     return st.builds(ExponentialReconstructionDistribution, activation=st.sampled_from(["identity", "tanh"]))
 
 
+def _categorical(data_range):
+    # one-hot rows: only the network's data can be that (no layer outputs one-hot rows)
+    if data_range != ANY:
+        return None
+    return st.just(CategoricalReconstructionDistribution())
+
+
 def _loss_wrapper(data_range):
     choices = [("identity", "mse"), ("sigmoid", "mse"), ("tanh", "l2"), ("identity", "l1")]
     if _allows(data_range, UNIT):
@@ -168,6 +179,7 @@ _LEAF_STRATEGIES = {
     GaussianReconstructionDistribution: _gaussian,
     BernoulliReconstructionDistribution: _bernoulli,
     ExponentialReconstructionDistribution: _exponential,
+    CategoricalReconstructionDistribution: _categorical,
     LossFunctionWrapper: _loss_wrapper,
 }
 
@@ -176,6 +188,7 @@ _NEEDS = {
     GaussianReconstructionDistribution: lambda d: REAL,
     BernoulliReconstructionDistribution: lambda d: UNIT,
     ExponentialReconstructionDistribution: lambda d: NONNEGATIVE,
+    CategoricalReconstructionDistribution: lambda d: ONE_HOT,
     LossFunctionWrapper: lambda d: (ONE_HOT if d.loss in _PROBABILITY_LOSSES
                                     else UNIT if d.loss == "xent" else REAL),
 }
@@ -217,10 +230,10 @@ def _composite(draw, n_in, data_range):
         tuple((bounds[k + 1] - bounds[k], draw(leaf)) for k in range(len(bounds) - 1)))
 
 
-def reconstruction_distributions(n_in=None, *, data_range=UNIT):
+def reconstruction_distributions(n_in=None, *, data_range=ANY):
     """Reconstruction distribution configs: one strategy branch per class of
     :data:`numba_ae.distributions.DISTRIBUTIONS` (Gaussian, Bernoulli, Exponential,
-    LossFunctionWrapper, and Composites of those).
+    Categorical, LossFunctionWrapper, and Composites of those).
 
     ``n_in``: the data width (composites' slice sizes sum to it; ``None``: any width,
     composites up to :data:`MAX_WIDTH`; a width of 1 gives no composite).
@@ -269,7 +282,7 @@ def _common(draw):
 
 
 @st.composite
-def vae_configs(draw, n_in=None, n_out=None, *, data_range=UNIT, activations=None):
+def vae_configs(draw, n_in=None, n_out=None, *, data_range=ANY, activations=None):
     """:class:`~numba_ae.VariationalAutoencoder` configs with ``n_in`` set (``None``:
     1-8; a composite distribution picks it), latent size ``n_out`` (``None``: 1-4),
     1-2 encoder and decoder layers of width <= 8, ``num_samples`` 1-2; the distribution
@@ -294,7 +307,7 @@ LAYER_KINDS = ("dense", "output", "autoencoder", "vae")
 
 
 @st.composite
-def layer_configs(draw, n_in=None, n_out=None, *, kinds=LAYER_KINDS, data_range=UNIT, activations=None):
+def layer_configs(draw, n_in=None, n_out=None, *, kinds=LAYER_KINDS, data_range=ANY, activations=None):
     """Layer configs (:class:`~numba_ae.DenseLayer`, :class:`~numba_ae.OutputLayer`,
     :class:`~numba_ae.AutoEncoder`, :class:`~numba_ae.VariationalAutoencoder`; pick with
     ``kinds``) with ``n_in`` set (``None``: 1-8) and ``n_out`` (``None``: 1-8), on input
@@ -341,7 +354,8 @@ NETWORK_KINDS = ("any", "autoencoder", "vae", "supervised")
 
 
 @st.composite
-def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WIDTH, activations=None):
+def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WIDTH, activations=None,
+                    data_range=UNIT):
     """:class:`~numba_ae.NeuralNetConfiguration`\\ s of 1-``max_layers`` layers of width
     <= ``max_width``, each trainable on :func:`datasets_for` data:
 
@@ -355,11 +369,16 @@ def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WI
 
     Every layer's input range is known from the layer below (a sigmoid layer feeds
     [0, 1], a relu one >= 0), so e.g. a Bernoulli VAE is only stacked on [0, 1] output.
+    ``data_range`` is the first layer's (the network input's): ``"unit"`` by default, so
+    every generated network also takes any data in [0, 1]; ``"any"`` also lets the first
+    layer need data of a special form (a VAE with categorical slices: one-hot rows), which
+    :func:`datasets_for` generates.
     The first layer has ``n_in`` set; the others ``n_in`` set or ``None`` (inferred);
     a layer's activation may be ``None`` (inheriting the network's).
     """
     if kind not in NETWORK_KINDS:
         raise ValueError(f"'kind' must be one of {list(NETWORK_KINDS)}; got {kind!r}")
+    _check_range(data_range)
     if not (isinstance(max_layers, int) and 1 <= max_layers) or not (isinstance(max_width, int) and max_width >= 2):
         raise ValueError("'max_layers' must be an int >= 1 and 'max_width' an int >= 2")
     if kind == "any":
@@ -375,7 +394,7 @@ def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WI
     dtype = draw(st.sampled_from(["float32", "float64"]))
     width = st.integers(1, max_width)
     prev = draw(width)
-    data_range = UNIT  # the first layer: datasets_for generates data to fit it
+    # data_range: the first layer's input (datasets_for generates data to fit it)
     layers = []
     for i, k in enumerate(kinds):
         layer = draw(layer_configs(prev, None if k == "vae" else draw(width), kinds=(k,),
@@ -424,7 +443,8 @@ def _block(draw, rows, width, need, dtype):
 def datasets_for(draw, conf, min_rows=1, max_rows=64):
     """:class:`~numba_ae.DataSet`\\ s valid for a network built from ``conf``, in its dtype:
     ``min_rows``-``max_rows`` rows; features in [0, 1] where a Bernoulli slice or an xent
-    loss needs it, >= 0 for an Exponential slice, in [-3, 3] otherwise; labels (when the
+    loss needs it, >= 0 for an Exponential slice, one-hot rows for a categorical slice, in
+    [-3, 3] otherwise; labels (when the
     last layer is an OutputLayer, else ``None``) one-hot for mcxent /
     negativeloglikelihood, in [0, 1] for xent, in [-3, 3] otherwise."""
     if not isinstance(conf, NeuralNetConfiguration):
