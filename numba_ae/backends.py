@@ -107,7 +107,8 @@ class CpuBackend:
         rng.standard_normal(out=out, dtype=out.dtype)
 
     def element_kernels(self, kernels):
-        """The kernels of a distribution (``ElementKernels`` or alike) for this device."""
+        """The kernels of a distribution for this device (``ElementKernels``, or any object
+        with the same five kernels; a ``cuda_twin()`` attribute gives its CUDA twin)."""
         return kernels
 
     def describe(self):
@@ -134,10 +135,11 @@ class CudaBackend:
 
         from .kernels import cuda as kc
         from .kernels.cuda import activations, arrays, corruption, dense, dropout, gradient_normalization, losses
-        from .kernels.cuda import updaters, vae
+        from .kernels.cuda import reductions, updaters, vae
 
         self._cuda = cuda
         self._arrays = arrays
+        self._reductions = reductions
         self.simulator = bool(getattr(cuda, "simulator_enabled", False)) or \
             os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
         self.dense, self.losses, self.vae, self.corruption, self.updaters = dense, losses, vae, corruption, updaters
@@ -185,7 +187,7 @@ class CudaBackend:
         self._arrays.negate(a)
 
     def mean(self, v):
-        return self._arrays.mean(v)
+        return self._reductions.mean(v)
 
     def standard_normal(self, rng, out):
         host = rng.standard_normal(out.shape, dtype=out.dtype)
@@ -194,8 +196,10 @@ class CudaBackend:
     def element_kernels(self, kernels):
         k = self._element_cache.get(id(kernels))
         if k is None:
-            from .kernels.cuda.distributions import cuda_kernels_like
-            k = self._element_cache[id(kernels)] = (kernels, cuda_kernels_like(kernels))
+            from .kernels.cuda.distributions import CudaElementKernels
+            twin = getattr(kernels, "cuda_twin", None)   # kernels that are not ElementKernels
+            k = self._element_cache[id(kernels)] = (kernels, twin() if twin is not None
+                                                    else CudaElementKernels.like(kernels))
         return k[1]
 
     def describe(self):

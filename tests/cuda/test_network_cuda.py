@@ -75,6 +75,8 @@ DISTS = {
     "exponential": (lambda: C.ExponentialReconstructionDistribution(activation="identity"), "positive"),
     "composite": (lambda: C.CompositeReconstructionDistribution(
         [(2, C.BernoulliReconstructionDistribution()), (3, C.GaussianReconstructionDistribution())]), "unit"),
+    "categorical": (lambda: C.CompositeReconstructionDistribution(
+        [(3, C.CategoricalReconstructionDistribution()), (2, C.BernoulliReconstructionDistribution())]), "onehot"),
 }
 
 
@@ -87,7 +89,12 @@ def _vae(dist=None, loss=None, num_samples=2):
 @pytest.mark.parametrize("name", sorted(DISTS))
 def test_vae_pretrain_matches_cpu(name):
     make, kind = DISTS[name]
-    x = _data(kind=kind) if name != "composite" else np.hstack([_data(d=2, kind="binary"), _data(d=3, kind="real")])
+    if name == "composite":
+        x = np.hstack([_data(d=2, kind="binary"), _data(d=3, kind="real")])
+    elif name == "categorical":
+        x = np.hstack([np.eye(3)[np.arange(6) % 3], _data(d=2, kind="binary")])
+    else:
+        x = _data(kind=kind)
     cpu, gpu = _pair([_vae(make())])
     for net in (cpu, gpu):
         net.pretrain(x, epochs=2, batch_size=3)
