@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data import NormalizerMinMaxScaler, NormalizerStandardize
 from ..listeners import TrainingListener
+from ..network import MultiLayerNetwork
 from ..validation import check_bool, check_choice, check_int, check_number
 from ._estimator import EstimatorBase
 from ._input import check_fitted, check_random_state_arg, check_X
@@ -84,7 +85,7 @@ class BaseDetector(EstimatorBase):
         X = check_X(X, owner)
         seed = check_random_state_arg(self.random_state, owner)
         normalizer = self._make_normalizer(settings["preprocessing"], X)
-        xt = self._to_network_input(normalizer, X)
+        xt = self._training_input(self._preprocess(normalizer, X))
         net_seed, data_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
                                % np.uint64(2 ** 63))
         listeners = [_EpochPrinter(owner)] if settings["verbose"] else []
@@ -102,15 +103,27 @@ class BaseDetector(EstimatorBase):
         cls = PREPROCESSING[name]
         return None if cls is None else cls().fit(X)
 
-    def _to_network_input(self, normalizer, X):
-        """``X`` (checked float64) preprocessed, as the network's float32 input."""
-        x = X if normalizer is None else normalizer.transform(X)
+    @staticmethod
+    def _preprocess(normalizer, X):
+        """``X`` (checked float64) preprocessed (float64)."""
+        return X if normalizer is None else np.ascontiguousarray(normalizer.transform(X))
+
+    def _training_input(self, x):
+        """Preprocessed ``x`` as the float32 input the network trains on."""
         with np.errstate(over="ignore"):
             out = np.ascontiguousarray(x, dtype=np.float32)
         if not np.isfinite(out).all():
             raise ValueError(f"{type(self).__name__}: 'X' overflows float32 after preprocessing "
                              f"(preprocessing={self.preprocessing!r}); rescale it")
         return out
+
+    def _scoring_network(self):
+        """A float64 copy of ``network_`` (same parameters) that computes the scores: in
+        float32 the GEMMs round differently for different batch sizes (~1e-7 relative), so a
+        row's score would depend on how many rows are scored with it; in float64 that is
+        ~1e-16, and no float32 overflow can occur."""
+        net = self.network_
+        return MultiLayerNetwork(net.conf.replace(dtype="float64")).init(params=net.params())
 
     def _set_threshold(self, scores, contamination):
         """``offset_`` and the PyOD attributes from the training rows' ``score_samples``."""
@@ -120,10 +133,10 @@ class BaseDetector(EstimatorBase):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     def _input(self, X):
-        """Checked, preprocessed network input for a fitted detector."""
+        """Checked, preprocessed (float64) input for a fitted detector."""
         check_fitted(self)
         X = check_X(X, type(self).__name__, n_features=self.n_features_in_)
-        return self._to_network_input(self.normalizer_, X)
+        return self._preprocess(self.normalizer_, X)
 
     # ------------------------------------------------------------------ scikit-learn API
     def score_samples(self, X):

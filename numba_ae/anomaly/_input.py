@@ -6,6 +6,7 @@ numbers, sparse matrices) or ``ValueError`` (complex, not 2-D, empty, NaN/Inf, a
 count other than the fitted one) naming the argument and the detector.
 """
 import numbers
+import sys
 
 import numpy as np
 
@@ -14,7 +15,28 @@ __all__ = ["NotFittedError", "check_X", "check_fitted", "check_random_state_arg"
 
 class NotFittedError(ValueError, AttributeError):
     """A detector method that needs a fitted detector was called before ``fit`` (a
-    ``ValueError`` and an ``AttributeError``, as scikit-learn's ``NotFittedError``)."""
+    ``ValueError`` and an ``AttributeError``, as scikit-learn's ``NotFittedError``).
+
+    When scikit-learn is imported in the process, the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError`` (a subclass of both is made then), so code that
+    catches scikit-learn's error catches it too; ``import numba_ae`` never imports
+    scikit-learn."""
+
+
+_BOTH = {}
+
+
+def _not_fitted_error():
+    """:class:`NotFittedError`, or a subclass of it and of scikit-learn's NotFittedError when
+    scikit-learn has been imported (it is not imported here)."""
+    sk = sys.modules.get("sklearn.exceptions")
+    base = getattr(sk, "NotFittedError", None)
+    if base is None:
+        return NotFittedError
+    cls = _BOTH.get(base)
+    if cls is None:
+        cls = _BOTH[base] = type("NotFittedError", (NotFittedError, base), {"__module__": __name__})
+    return cls
 
 
 def _is_sparse(x):
@@ -59,8 +81,8 @@ def check_X(X, owner, n_features=None, name="X"):
         else:
             raise TypeError(f"{owner}: '{name}' must hold real numbers (bool, int or float); got dtype {arr.dtype}")
     if arr.ndim != 2:
-        hint = " (reshape 1-D data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample)" \
-            if arr.ndim == 1 else ""
+        hint = (". Reshape your data either using X.reshape(-1, 1) if it has a single feature or "
+                "X.reshape(1, -1) if it contains a single sample") if arr.ndim == 1 else ""
         raise ValueError(f"{owner}: '{name}' must be a 2-D array [n_samples, n_features]; got shape "
                          f"{arr.shape}{hint}")
     if arr.shape[0] == 0:
@@ -83,7 +105,7 @@ def check_X(X, owner, n_features=None, name="X"):
 def check_fitted(detector):
     """Raise :class:`NotFittedError` unless ``detector`` has been fitted."""
     if not hasattr(detector, "network_"):
-        raise NotFittedError(f"This {type(detector).__name__} instance is not fitted yet; call fit(X) before "
+        raise _not_fitted_error()(f"This {type(detector).__name__} instance is not fitted yet; call fit(X) before "
                              "using it")
 
 

@@ -96,7 +96,7 @@ class AutoEncoderAnomalyDetector(BaseDetector):
         return net
 
     def _reconstruct(self, x):
-        return self.network_.output(x)
+        return self._scoring_network().output(x)
 
     def _scores(self, x):
         return -squared_errors(x, self._reconstruct(x)).sum(axis=1)

@@ -160,7 +160,7 @@ class VAEAnomalyDetector(BaseDetector):
         return int(np.random.SeedSequence(self.seed_).generate_state(3, dtype=np.uint64)[2] % np.uint64(2 ** 63))
 
     def _scores(self, x):
-        layer = self.network_.get_layer(0)
+        layer = self._scoring_network().get_layer(0)
         self._check_support(layer.conf.distribution, x)
         return vae_scores(layer, x, self._param("score"), self.num_samples, self._noise_seed)
 
@@ -171,6 +171,6 @@ class VAEAnomalyDetector(BaseDetector):
         reconstruction log-probability with DL4J's mean-of-logs estimator).  High values
         point at the columns that made a row anomalous."""
         x = self._input(X)
-        layer = self.network_.get_layer(0)
+        layer = self._scoring_network().get_layer(0)
         self._check_support(layer.conf.distribution, x)
         return vae_feature_scores(layer, x, self.num_samples, self._noise_seed)
