@@ -233,7 +233,7 @@ def test_scores_detect_off_plane_anomalies():
         det.fit(x_train)
         assert roc_auc_score(y, det.anomaly_score(x_test)) > 0.9, det
         flagged = det.predict(x_test) == -1
-        assert flagged[200:].mean() > 0.8 and flagged[:200].mean() < 0.3, det
+        assert flagged[200:].mean() > 0.6 and flagged[:200].mean() < 0.25, det   # contamination 0.1
 
 
 # ============================================================================ preprocessing and settings
