@@ -17,6 +17,7 @@ import numpy as np
 from .._serial import deserialize, serialize
 from ..distributions import ReconstructionDistribution
 from ..io import ModelFormatError, load_model_with_info, save_model
+from ._base import PREPROCESSING
 from ._input import check_fitted
 
 __all__ = ["save_detector", "load_detector", "is_detector_file", "METADATA_KEY", "FORMAT_VERSION"]
@@ -133,7 +134,6 @@ def detector_from(net, info, label, expected=None):
         fail(f"{where}: the stored network is not the one the detector's parameters and seed build")
     preprocessing = settings["preprocessing"]
     norm = info.get("normalizer")
-    from ._base import PREPROCESSING
     want_norm = PREPROCESSING[preprocessing]
     if (norm is None) != (want_norm is None) or (norm is not None and type(norm) is not want_norm):
         fail(f"{where}: preprocessing={preprocessing!r} but the file's normalizer is "
