@@ -85,23 +85,11 @@ def reconstruction_log_probability(layer, x, num_samples=16, seed=0, estimator="
         xb, num_samples=num_samples, estimator=estimator, rng=shared_noise(seed)), x)
 
 
-def _negative_elbo(layer, x, rng):
-    """The per-example negative ELBO of ``layer`` on ``x`` with draws from ``rng`` (the one
-    call into the layer: switch it here to a dedicated ``layer.elbo`` when there is one)."""
-    return layer.example_scores_unsupervised(x, rng)
-
-
 def elbo(layer, x, num_samples=16, seed=0):
-    """Per-example ELBO [n] (float64): the mean of ``num_samples`` one-sample estimates
-    ``log p(x|z_l) - KL(q(z|x) || N(0, I))`` with the layer's analytic KL (its training
-    objective, negated)."""
-    def one_chunk(xb):
-        rng = shared_noise(seed)
-        total = np.zeros(xb.shape[0], dtype=np.float64)
-        for _ in range(num_samples):
-            total -= _negative_elbo(layer, xb, rng)
-        return total / num_samples
-    return _chunked(one_chunk, x)
+    """Per-example ELBO [n] (float64): ``layer.elbo`` with ``num_samples`` draws z ~ q(z|x),
+    ``mean_l log p(x|z_l) - KL(q(z|x) || N(0, I))`` (weight 1, no free bits, whatever KL
+    settings the layer trained with)."""
+    return _chunked(lambda xb: layer.elbo(xb, num_samples=num_samples, rng=shared_noise(seed)), x)
 
 
 def iwae(layer, x, num_samples=16, seed=0):
