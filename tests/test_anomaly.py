@@ -369,3 +369,17 @@ def test_not_fitted_error_is_sklearns_when_sklearn_is_loaded():
     from sklearn.exceptions import NotFittedError as SkNotFitted
     with pytest.raises(SkNotFitted):
         _vae().predict(X)
+
+
+def test_categorical_by_name_scores_and_explains_one_hot_data():
+    # a single categorical variable: the rare class is the anomaly
+    rng = np.random.default_rng(0)
+    X = np.eye(4)[rng.choice(4, 200, p=[0.6, 0.3, 0.09, 0.01])]
+    det = VAEAnomalyDetector(encoder_layer_sizes=(8,), latent_size=2, reconstruction_distribution="categorical",
+                             epochs=5, preprocessing=None, random_state=0, num_samples=4).fit(X)
+    s = det.score_samples(np.eye(4))
+    assert s[0] > s[3]
+    f = det.feature_scores(np.eye(4))
+    # rows sum to minus the mean-of-logs estimate, which Jensen puts below the log-mean-exp score
+    assert np.all(f.sum(axis=1) >= -s - 1e-9)
+    assert np.all(f[np.eye(4) == 0] == 0.0) and np.all(f[np.eye(4) == 1] > 0.0)

@@ -8,6 +8,7 @@ from scipy import special, stats
 
 from reference import ref_act
 from numba_ae.distributions import (DISTRIBUTIONS, BernoulliReconstructionDistribution,
+                                    CategoricalReconstructionDistribution,
                                     CompositeReconstructionDistribution, ExponentialReconstructionDistribution,
                                     GaussianReconstructionDistribution, LossFunctionWrapper, NoLogProbabilityError,
                                     build_distribution)
@@ -21,6 +22,9 @@ CONFS = {
     "composite": CompositeReconstructionDistribution(((2, GaussianReconstructionDistribution()),
                                                       (3, BernoulliReconstructionDistribution()),
                                                       (2, ExponentialReconstructionDistribution()))),
+    "categorical": CategoricalReconstructionDistribution(),
+    "composite_categorical": CompositeReconstructionDistribution(((3, CategoricalReconstructionDistribution()),
+                                                                  (4, BernoulliReconstructionDistribution()))),
 }
 
 
@@ -31,6 +35,8 @@ def _data(conf, rng, n, d):
         return rng.standard_normal((n, d))
     if isinstance(conf, BernoulliReconstructionDistribution):
         return (rng.random((n, d)) < 0.5).astype(float)
+    if isinstance(conf, CategoricalReconstructionDistribution):
+        return np.eye(d)[rng.integers(0, d, n)]
     return rng.exponential(1.0, (n, d))
 
 
@@ -42,6 +48,8 @@ def _ref(conf, x, pre):
             out.append(_ref(c, x[:, xo:xo + size], pre[:, po:po + w]))
             xo, po = xo + size, po + w
         return np.hstack(out)
+    if isinstance(conf, CategoricalReconstructionDistribution):
+        return x * special.log_softmax(pre, axis=1)
     a = ref_act(conf.activation, pre)
     if isinstance(conf, GaussianReconstructionDistribution):
         d = x.shape[1]
@@ -65,7 +73,7 @@ def test_every_registered_distribution_with_element_kernels_is_covered():
 @pytest.mark.parametrize("name", sorted(CONFS))
 def test_log_prob_elements_match_scipy_and_sum_to_the_row_log_probability(name, dtype, rng):
     conf = CONFS[name]
-    d = 7 if name == "composite" else 5
+    d = 7 if name.startswith("composite") else 5
     x = _data(conf, rng, 9, d)
     pre = rng.normal(0.0, 2.0, (9, conf.input_width(d)))
     dist = build_distribution(conf, dtype)
