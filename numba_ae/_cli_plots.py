@@ -14,9 +14,9 @@ import numpy as np
 from ._cli_train import UsageError, _check_writable, _int_arg, load_checked
 
 
-def _model(path):
+def _model(path, net=None):
     from .config import AutoEncoder, VariationalAutoencoder
-    net = load_checked(path)
+    net = load_checked(path) if net is None else net
     first = net.get_layer(0)
     if not isinstance(first.conf, (AutoEncoder, VariationalAutoencoder)):
         raise UsageError(f"{path}: layer 0 is a {type(first.conf).__name__}; this command needs an AutoEncoder "
@@ -120,27 +120,72 @@ def cmd_latent(args, out):
     return 0
 
 
+def _score_detector(args, det, x):
+    """``(scores, column names, description)`` of a saved anomaly detector on ``x``."""
+    from .anomaly import VAEAnomalyDetector
+    if args.score is not None:
+        if not isinstance(det, VAEAnomalyDetector):
+            raise UsageError(f"{args.model}: --score applies to VAE models; this is a {type(det).__name__}")
+        det.set_params(score=args.score)
+    s = det.score_samples(x)
+    outlier = (s < det.offset_).astype(np.int64)
+    name = det.get_params()["score"] if isinstance(det, VAEAnomalyDetector) else "negative_squared_error"
+    what = (f"{type(det).__name__} {name} (low = anomalous), outlier = below its threshold "
+            f"{det.offset_:.6g}: {int(outlier.sum())} of {len(s)}")
+    return s, ["index", name, "outlier"], what, outlier
+
+
+_SCORE_WORDS = {"reconstruction_log_probability": "reconstruction log-probability", "elbo": "ELBO",
+                "iwae": "IWAE estimate of log p(x)"}
+
+
+def _score_layer(args, layer, x):
+    """``(scores, name, description)`` of a plain model's first layer on ``x`` (the scoring
+    functions of :mod:`numba_ae.anomaly.scoring`)."""
+    from .anomaly import scoring
+    if _is_vae(layer) and not layer.conf.distribution.uses_loss_function():
+        score = args.score or "reconstruction_log_probability"
+        s = scoring.vae_scores(layer, x, score, num_samples=args.num_samples, seed=args.seed,
+                               estimator=args.estimator)
+        detail = f", {args.estimator}" if score == "reconstruction_log_probability" else ""
+        return s, score, f"{_SCORE_WORDS[score]} ({args.num_samples} samples{detail}; low = anomalous)"
+    if args.score is not None:
+        raise UsageError(f"{args.model}: --score needs a VAE with a reconstruction distribution; this model "
+                         "scores by reconstruction error")
+    return scoring.reconstruction_error(layer, x), "reconstruction_error", "reconstruction error (high = anomalous)"
+
+
+def _load_scored(path):
+    """``(net, detector or None)`` from a model file (a one-line usage error when damaged)."""
+    from .anomaly import is_detector_file
+    from .anomaly._files import detector_from
+    from .io import ModelFormatError, load_model_with_info
+    try:
+        net, info = load_model_with_info(path)
+        return net, (detector_from(net, info, str(path)) if is_detector_file(info) else None)
+    except ModelFormatError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_score(args, out):
-    net, layer = _model(args.model)
+    net, det = _load_scored(args.model)
+    if det is None:
+        net, layer = _model(args.model, net)
     _check_writable(args.out)
     if args.plot:
         _check_writable(args.plot)
     x, _ = _data(args, net)
-    if _is_vae(layer) and not layer.conf.distribution.uses_loss_function():
-        s = layer.reconstruction_log_probability(x, num_samples=args.num_samples, rng=args.seed)
-        what = f"reconstruction log-probability ({args.num_samples} samples; low = anomalous)"
-        name = "reconstruction_log_probability"
-    elif _is_vae(layer):
-        s = layer.reconstruction_error(x)
-        what, name = "reconstruction error (high = anomalous)", "reconstruction_error"
+    if det is not None:
+        s, header, what, outlier = _score_detector(args, det, x)
+        columns = [np.arange(len(s)), s, outlier]
     else:
-        s = layer.example_scores_unsupervised(x)
-        what, name = "reconstruction error (high = anomalous)", "reconstruction_error"
+        s, name, what = _score_layer(args, layer, x)
+        header, columns = ["index", name], [np.arange(len(s)), s]
     s = np.asarray(s, dtype=np.float64)
-    _write_csv(args.out, ["index", name], [np.arange(len(s)), s])
+    _write_csv(args.out, header, columns)
     if args.plot:
         from . import plotting
-        plotting.save_histogram(s, args.plot, xlabel=name)
+        plotting.save_histogram(s, args.plot, xlabel=header[1])
     out.write(f"numba-ae: wrote {args.out} ({len(s)} rows: {what}; median {np.median(s):.4g})\n")
     return 0
 
@@ -194,13 +239,20 @@ def add_parsers(sub):
     la.add_argument("model", metavar="MODEL")
     _data_args(la)
     la.add_argument("--out", default="latent.png")
-    sc = sub.add_parser("score", help="per-example reconstruction log-probability or error, as CSV")
+    sc = sub.add_parser("score", help="per-example reconstruction log-probability or error, as CSV",
+                        description="Per-example scores of a model's first layer, or of a saved anomaly "
+                                    "detector (numba_ae.anomaly; then also its outlier flags).")
     sc.add_argument("model", metavar="MODEL")
     _data_args(sc)
     sc.add_argument("--out", default="scores.csv")
     sc.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores")
     sc.add_argument("--num-samples", type=_int_arg, default=16)
     sc.add_argument("--seed", type=_int_arg, default=0)
+    sc.add_argument("--score", choices=("reconstruction_log_probability", "elbo", "iwae"),
+                    help="VAE score (default: reconstruction_log_probability; a detector: its own)")
+    sc.add_argument("--estimator", choices=("mean_log", "log_mean_exp"), default="mean_log",
+                    help="reconstruction log-probability estimator: mean of the logs (DL4J, default) "
+                         "or log of the mean (An & Cho)")
     ev = sub.add_parser("evaluate", help="accuracy, precision, recall, F1 and confusion matrix of a classifier")
     ev.add_argument("model", metavar="MODEL")
     _data_args(ev)

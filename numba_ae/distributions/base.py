@@ -168,6 +168,20 @@ def log_prob_and_grad(x, a, scale, out, grad):
             out[i] = acc
 
 
+def log_prob_elements(x, a, out):
+    """``out[i, j] = log p(x_ij | a_i)`` [n, d] (the terms :func:`log_prob` sums; ``out`` is
+    float64); an element whose value is non-finite in the arrays' dtype is recomputed in
+    float64."""
+    n, d = x.shape
+    one = a.dtype.type(1.0)
+    for i in range(n):
+        for j in range(d):
+            v = _elem_at(x, a, i, j, d, one)[0]
+            if not math.isfinite(v):
+                v = _elem_wide(x, a, i, j, d, 1.0)[0]
+            out[i, j] = v
+
+
 def mean(a, out):
     """``out`` [n, d] = the distribution mean per element."""
     n, d = out.shape
@@ -194,8 +208,8 @@ class ElementKernels:
     """The array kernels of one distribution, compiled from its scalar definitions
     (``wide=True``: the element function computes in float64).
 
-    Attributes ``log_prob``, ``nll_grad``, ``log_prob_and_grad``, ``mean``, ``sample``:
-    ``@njit`` kernels with the signatures of the templates in this module.
+    Attributes ``log_prob``, ``nll_grad``, ``log_prob_and_grad``, ``log_prob_elements``,
+    ``mean``, ``sample``: ``@njit`` kernels with the signatures of the templates in this module.
     """
 
     def __init__(self, tag, element, mean_fn, sample_fn, two_params=False, wide=False):
@@ -206,7 +220,7 @@ class ElementKernels:
         b["_elem_wide"] = specialize(_elem_wide, tag, b, inline=True)
         self.tag = tag
         self.two_params = bool(two_params)
-        for t in (log_prob, nll_grad, log_prob_and_grad, mean, sample):
+        for t in (log_prob, nll_grad, log_prob_and_grad, log_prob_elements, mean, sample):
             setattr(self, t.__name__, specialize(t, tag, b))
 
     def __repr__(self):
@@ -307,6 +321,24 @@ class Distribution(PerThreadScratch):
         """Chain rule from the gradient w.r.t. the parameters ``a`` to ``pre``, in place."""
         if a is not pre:
             self.backend.activations.backward[self.act](pre, a, dpre)
+
+    def log_prob_elements(self, x, pre):
+        """Per-element log-probabilities ``log p(x_ij | pre_i)`` [n, d] (float64): the terms
+        whose row sums are ``-nll``.  A composite evaluates each slice with its own part;
+        a distribution without element kernels (a loss wrapper) raises
+        :class:`NoLogProbabilityError`.  On a CUDA distribution it runs on host copies."""
+        if self.backend.is_cuda:
+            return self._on_host().log_prob_elements(self.backend.to_host(x), self.backend.to_host(pre))
+        parts = getattr(self, "parts", None)
+        if parts is not None:  # Composite: one block of columns per part
+            return np.concatenate([d.log_prob_elements(np.ascontiguousarray(x[:, xs]),
+                                                       np.ascontiguousarray(pre[:, ps]))
+                                   for xs, ps, d in parts], axis=1)
+        if self.kernels is None:
+            raise NoLogProbabilityError(f"{type(self.conf).__name__} has no per-element log-probabilities")
+        out = np.empty(x.shape, dtype=np.float64)
+        self.kernels.log_prob_elements(x, self._params(pre), out)
+        return out
 
     # ---- mean and samples --------------------------------------------------------------------
     def mean(self, pre):

@@ -38,17 +38,17 @@ class CategoricalReconstructionDistribution(ReconstructionDistribution):
     """
 
 
-#: The array kernels (row-wise, see :mod:`numba_ae.kernels.categorical`), with the
-#: attributes :class:`~numba_ae.distributions.base.Distribution` uses.
 def _cuda_twin():
     """The CUDA kernels (``numba_ae.kernels.cuda.categorical``: the same five functions)."""
     from ..kernels.cuda import categorical
     return categorical
 
 
+#: The array kernels (row-wise, see :mod:`numba_ae.kernels.categorical`), with the
+#: attributes :class:`~numba_ae.distributions.base.Distribution` uses.
 KERNELS = SimpleNamespace(tag="categorical", two_params=False, log_prob=_kc.log_prob, nll_grad=_kc.nll_grad,
-                          log_prob_and_grad=_kc.log_prob_and_grad, mean=_kc.mean, sample=_kc.sample,
-                          cuda_twin=_cuda_twin)
+                          log_prob_and_grad=_kc.log_prob_and_grad, log_prob_elements=_kc.log_prob_elements,
+                          mean=_kc.mean, sample=_kc.sample, cuda_twin=_cuda_twin)
 
 #: Most entries of an offending row an error message shows.
 _SHOW = 10

@@ -13,6 +13,7 @@ import numpy as np
 from .atomic import write_atomically
 from .factory import network_class as _network_class
 from .format import LIBVER, read_config, read_header, read_model, state_has_updater, write_model
+from .metadata import check_metadata, read_metadata, write_metadata
 from .normalizer import check_normalizer, read_normalizer, write_normalizer
 from .reader import guarded
 
@@ -36,7 +37,7 @@ def _check_finite(state):
                                      "not finite; refusing to save (use save_updater=False)")
 
 
-def save_model(net, path, save_updater=True, normalizer=None):
+def save_model(net, path, save_updater=True, normalizer=None, metadata=None):
     """Save a network (config, parameters, training state, optionally updater
     state and a data normalizer) to an HDF5 file, atomically.
 
@@ -54,6 +55,11 @@ def save_model(net, path, save_updater=True, normalizer=None):
         A fitted :class:`~numba_ae.data.NormalizerStandardize` /
         :class:`~numba_ae.data.NormalizerMinMaxScaler` for the network's input
         (``n_features == n_in``); read back with :func:`load_normalizer`.
+    metadata : dict of str -> str, optional
+        Application text stored with the network (the ``/metadata`` group; names
+        ``[A-Za-z_][A-Za-z0-9_.-]*``); read back as ``info["metadata"]`` of
+        :func:`load_model_with_info`.  The anomaly detectors keep their settings and
+        threshold there.
 
     Raises
     ------
@@ -74,6 +80,7 @@ def save_model(net, path, save_updater=True, normalizer=None):
         raise TypeError(f"'save_updater' must be True or False; got {save_updater!r}")
     state = net.export_state(include_updater=bool(save_updater))  # RuntimeError when not initialised
     check_normalizer(normalizer, state["config"].n_in_of(0))
+    check_metadata(metadata)
     state_has_updater(state)
     _check_finite(state)
 
@@ -82,6 +89,8 @@ def save_model(net, path, save_updater=True, normalizer=None):
             write_model(f, state)
             if normalizer is not None:
                 write_normalizer(f, normalizer)
+            if metadata is not None:
+                write_metadata(f, metadata)
 
     write_atomically(path, write)
 
@@ -94,14 +103,15 @@ def _load(r, cls):
         r.fail(f"the stored network state cannot be applied: {e}")
     conf = state["config"]
     info["normalizer"] = read_normalizer(r, conf.n_in_of(0)) if "normalizer" in r.f else None
+    info["metadata"] = read_metadata(r)
     return net, info
 
 
 def load_model_with_info(path, *, network_class=None):
     """``(net, info)``: the network as :func:`load_model` gives it and what the file
     says about itself, ``info = {"format_version": str, "library_version": str,
-    "has_updater": bool, "normalizer": DataNormalizer or None}`` (used by
-    ``python -m numba_ae inspect``).
+    "has_updater": bool, "normalizer": DataNormalizer or None, "metadata": dict of str -> str}``
+    (used by ``python -m numba_ae inspect``; ``metadata`` is ``{}`` when none was saved).
 
     Raises
     ------

@@ -34,6 +34,7 @@ the kernels compute the formulas above for any ``x``.
 """
 import math
 
+import numpy as np
 from numba import njit
 
 from .fastmath import fexp, flog, flog1p
@@ -164,6 +165,18 @@ def log_prob(x, a, out):
     for i in range(x.shape[0]):
         m, jm, q, log_s = row_stats(a, i)
         out[i] = row_log_prob(x, a, i, m, log_s)[0]
+
+
+@njit(**_OPTS)
+def log_prob_elements(x, a, out):
+    """``out[i, j] = x_ij log softmax(a_i)_j`` [n, d] (float64; the terms :func:`log_prob`
+    sums: the observed class's log-probability, 0 elsewhere)."""
+    for i in range(x.shape[0]):
+        m, jm, q, log_s = row_stats(a, i)
+        zero = type(m)(0.0)
+        for j in range(x.shape[1]):
+            xv = x[i, j]
+            out[i, j] = np.float64(xv * ((a[i, j] - m) - log_s)) if xv != zero else 0.0
 
 
 @njit(**_OPTS)
