@@ -38,10 +38,9 @@ def _grad_coef(loss, scale, k):
     return float(scale)
 
 
-def _build(act):
-    """The device helpers and the three kernels of one activation."""
-    is_sigmoid, is_softmax = act.is_sigmoid, act.is_softmax
-    df = act.derivative
+def _build_score(is_sigmoid, is_softmax):
+    """The row-score helper and the score kernel: they read only the activation's
+    sigmoid / softmax flags (the fused forms), so every other activation shares them."""
 
     @device
     def score_row(y, a, z, loss, i, buf):
@@ -90,6 +89,28 @@ def _build(act):
             return np.float64(t(s) / t(k))
         return s
 
+    def score_kernel(y, a, z, loss, out):
+        buf = cuda.shared.array(MAX_THREADS, float64)
+        for i in range(cuda.blockIdx.x, a.shape[0], cuda.gridDim.x):
+            s = score_row(y, a, z, loss, i, buf)
+            if cuda.threadIdx.x == 0:
+                out[i] = s
+
+    return score_row, score_kernel
+
+
+_score_kernels = {}   # (is_sigmoid, is_softmax) -> (score_row, score_kernel)
+
+
+def _build(act):
+    """The three kernels of one activation (the score one shared, see :func:`_build_score`)."""
+    is_sigmoid, is_softmax = act.is_sigmoid, act.is_softmax
+    df = act.derivative
+    key = (is_sigmoid, is_softmax)
+    if key not in _score_kernels:
+        _score_kernels[key] = _build_score(*key)
+    score_row, score_kernel = _score_kernels[key]
+
     @device
     def grad_row(y, a, z, loss, coef, i, buf, delta):
         """``delta[i] = coef * dL_i/dz_i`` (``coef`` from :func:`_grad_coef`)."""
@@ -134,13 +155,6 @@ def _build(act):
             for j in range(cuda.threadIdx.x, k, cuda.blockDim.x):
                 delta[i, j] *= df(z[i, j], a[i, j])
 
-    def score_kernel(y, a, z, loss, out):
-        buf = cuda.shared.array(MAX_THREADS, float64)
-        for i in range(cuda.blockIdx.x, a.shape[0], cuda.gridDim.x):
-            s = score_row(y, a, z, loss, i, buf)
-            if cuda.threadIdx.x == 0:
-                out[i] = s
-
     def grad_kernel(y, a, z, loss, coef, delta):
         buf = cuda.shared.array(MAX_THREADS, float64)
         for i in range(cuda.blockIdx.x, a.shape[0], cuda.gridDim.x):
@@ -155,6 +169,16 @@ def _build(act):
             grad_row(y, a, z, loss, coef, i, buf, delta)
 
     return score_kernel, grad_kernel, score_grad_kernel
+
+
+_jitted = {}   # python kernel -> its cuda.jit dispatcher (the shared score kernel compiles once)
+
+
+def _jit(pyfunc):
+    k = _jitted.get(pyfunc)
+    if k is None:
+        k = _jitted[pyfunc] = cuda.jit(pyfunc)
+    return k
 
 
 class _PerActivation:
@@ -188,7 +212,7 @@ class _PerActivation:
             act = _get_activation(act) if isinstance(act, str) else act
             fn = self._fns.get(act)
             if fn is None:
-                fn = self._fns[act] = self._host(cuda.jit(self.python_kernel(act)))
+                fn = self._fns[act] = self._host(_jit(self.python_kernel(act)))
         return fn
 
     def __repr__(self):
@@ -227,8 +251,10 @@ loss_score_and_grad = _PerActivation(2, _score_grad_host, """Both in one launch 
 
 def ptx_cases(ft, act):
     """``(name, python function, argument types, f64 use)`` of the three kernels of ``act``
-    for the float type ``ft`` (see ``tests/test_cuda_ptx_elem.py``): the scores are
-    float64 row sums; the gradients need a row sum only with softmax."""
+    for the float type ``ft`` (see ``tests/test_cuda_ptx_elem.py``).  The scores are
+    float64 row sums (``"accumulate"``); the gradient needs a row sum only with softmax
+    (else ``"none"``: no float64 beyond reading ``scale``).  ``loss_score`` is the same
+    kernel for every activation with the same sigmoid/softmax flags."""
     mat, vec = types.Array(ft, 2, "A"), types.Array(ft, 1, "A")
     score, grad, both = _PerActivation.python_kernels(act)
     name = act if isinstance(act, str) else act.name
