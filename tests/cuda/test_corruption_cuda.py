@@ -1,11 +1,11 @@
 """CUDA corruption twins (:mod:`numba_ae.kernels.cuda.corruption`) against
 :mod:`numba_ae.kernels.corruption`: the masks are exact, level boundaries included."""
 import numpy as np
+from cuda_elem_helpers import cols, dev, dtypes, host, rows, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cuda_elem_helpers import cols, dev, dtypes, host, rows, seeds
 from numba import cuda
+
 from numba_ae.kernels import corruption as cpu
 from numba_ae.kernels.cuda import corruption as gpu
 

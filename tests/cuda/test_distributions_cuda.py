@@ -9,11 +9,11 @@ The loss-function wrapper has no element kernels (it runs the loss kernels, test
 """
 import numpy as np
 import pytest
+from cuda_elem_helpers import check, cols, dev, dtypes, host, rows, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cuda_elem_helpers import check, cols, dev, dtypes, host, rows, seeds
 from numba import cuda
+
 from numba_ae.distributions import bernoulli, exponential, gaussian
 from numba_ae.kernels.cuda.distributions import CudaElementKernels
 

@@ -3,14 +3,15 @@
 built-in activation and a user-registered one."""
 import numpy as np
 import pytest
+from cuda_elem_helpers import check, cols, dev, dtypes, host, rows, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cuda_elem_helpers import check, cols, dev, dtypes, host, rows, seeds
 from numba import cuda
-from numba_ae.kernels import activations, losses as cpu
-from numba_ae.kernels.cuda import _launch, losses as gpu
-from numba_ae.kernels.cuda import reductions
+
+from numba_ae.kernels import activations
+from numba_ae.kernels import losses as cpu
+from numba_ae.kernels.cuda import _launch, reductions
+from numba_ae.kernels.cuda import losses as gpu
 
 LOSSES = range(len(cpu.NAMES))
 

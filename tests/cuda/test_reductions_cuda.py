@@ -4,11 +4,11 @@ wider than a block."""
 import math
 
 import numpy as np
+from cuda_elem_helpers import RTOL, check, cols, dev, dtypes, host, rows, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cuda_elem_helpers import RTOL, check, cols, dev, dtypes, host, rows, seeds
 from numba import cuda
+
 from numba_ae.kernels.cuda import _launch, reductions
 
 

@@ -3,12 +3,13 @@
 the host-valued reductions."""
 import numpy as np
 import pytest
+from cuda_elem_helpers import RTOL, check, dev, dtypes, host, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cuda_elem_helpers import RTOL, check, dev, dtypes, host, seeds
 from numba_ae.kernels import updaters as cpu
-from numba_ae.kernels.cuda import _launch, updaters as gpu
+from numba_ae.kernels.cuda import _launch
+from numba_ae.kernels.cuda import updaters as gpu
 
 lengths = st.integers(1, 40)
 rates = st.floats(1e-4, 0.5)

@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from cuda_elem_helpers import check, cols, dev, dtypes, host, rows, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cuda_elem_helpers import check, cols, dev, dtypes, host, rows, seeds
 from numba import cuda
+
 from numba_ae.kernels import vae as cpu
 from numba_ae.kernels.cuda import vae as gpu
 
@@ -125,7 +125,7 @@ def test_logsumexp_rows(dtype, n, k, seed, special):
 @settings(max_examples=6)
 @given(dtype=dtypes, n=rows, k=cols, L=reps, seed=seeds)
 def test_reparameterize_backward(dtype, n, k, L, seed):
-    rng, mean, logvar, eps = _gauss(n, k, dtype, seed, L)
+    rng, _, logvar, eps = _gauss(n, k, dtype, seed, L)
     dz = rng.standard_normal((L * n, k)).astype(dtype)
     dmean = rng.standard_normal((n, k)).astype(dtype)
     dlogvar = rng.standard_normal((n, k)).astype(dtype)

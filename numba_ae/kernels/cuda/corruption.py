@@ -11,7 +11,7 @@ from ..corruption import bits_threshold
 from . import _launch
 from .reductions import threads_for
 
-__all__ = ["corrupt", "corrupt_bits", "bits_threshold"]
+__all__ = ["bits_threshold", "corrupt", "corrupt_bits"]
 
 
 def _corrupt_kernel(x, u, level, out):

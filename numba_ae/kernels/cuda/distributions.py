@@ -185,12 +185,13 @@ class CudaElementKernels:
     def ptx_cases(self, ft):
         """``(name, python function, argument types, f64 use)`` of the five kernels (see
         ``tests/test_cuda_ptx_elem.py``): the log-probability kernels sum in float64 and redo
-        non-finite rows in float64 (``"redo"``); ``wide`` definitions compute in float64
-        throughout (``"wide"``)."""
+        non-finite rows in float64 (``"redo"``); ``wide`` definitions compute their elements in
+        float64 (``"wide"``), and their ``mean``/``sample`` do what the definitions do
+        (``"definition"``: float64 where the scalar definition uses it)."""
         mat, vec = types.Array(ft, 2, "A"), types.Array(ft, 1, "A")
         f = types.float64
         lp = "wide" if self.wide else "redo"
-        el = "wide" if self.wide else "none"
+        el = "definition" if self.wide else "none"
         pk = self.python_kernels
         return [(f"{self.tag}.log_prob", pk["log_prob"], (mat, mat, vec), lp),
                 (f"{self.tag}.nll_grad", pk["nll_grad"], (mat, mat, f, mat), lp),

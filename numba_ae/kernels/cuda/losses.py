@@ -16,16 +16,15 @@ float64 tree sums (:func:`.reductions.block_sum`).  Element arithmetic runs in t
 dtype (``scale`` and the clamp ``LOG_EPS`` are cast to it), so float32 results agree
 with the CPU kernels (which use float64 in places) to float32 rounding.
 """
+import numpy as np
 from numba import cuda, float64, types
 
-import numpy as np
-
 from ..activations import get as _get_activation
-from ..fastmath import flog, fexp, softplus
+from ..fastmath import fexp, flog, softplus
 from ..losses import L1, L2, LOG_EPS, MCXENT, MSE, NEGATIVELOGLIKELIHOOD, XENT
 from .reductions import MAX_THREADS, block_max, block_sum, device, row_launch
 
-__all__ = ["loss_score", "loss_grad", "loss_score_and_grad"]
+__all__ = ["loss_grad", "loss_score", "loss_score_and_grad"]
 
 
 def _grad_coef(loss, scale, k):

@@ -18,8 +18,17 @@ from numba import cuda, float64, types
 from . import _launch
 from .reductions import MAX_THREADS, block_sum, partials, threads_for
 
-__all__ = ["sgd_step", "adam_step", "adam_step_coeffs", "nesterovs_step", "rmsprop_step",
-           "adagrad_step", "add_regularization_grad", "regularization_score", "all_finite"]
+__all__ = [
+    "adagrad_step",
+    "adam_step",
+    "adam_step_coeffs",
+    "add_regularization_grad",
+    "all_finite",
+    "nesterovs_step",
+    "regularization_score",
+    "rmsprop_step",
+    "sgd_step",
+]
 
 
 def _tiny(a):

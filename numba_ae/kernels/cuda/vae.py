@@ -23,8 +23,16 @@ from ..vae import normal_logp_grad, reparam
 from . import _launch
 from .reductions import MAX_THREADS, block_max, block_sum, row_launch, threads_for
 
-__all__ = ["tile_rows", "reparameterize", "normal_log_density", "std_normal_log_density", "kl_normal",
-           "kl_normal_grad", "logsumexp_rows", "reparameterize_backward"]
+__all__ = [
+    "kl_normal",
+    "kl_normal_grad",
+    "logsumexp_rows",
+    "normal_log_density",
+    "reparameterize",
+    "reparameterize_backward",
+    "std_normal_log_density",
+    "tile_rows",
+]
 
 
 # ---- kernels ------------------------------------------------------------------------------------
