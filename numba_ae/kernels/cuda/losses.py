@@ -170,6 +170,7 @@ def _build(act):
     return score_kernel, grad_kernel, score_grad_kernel
 
 
+_act_kernels = {}   # Activation -> its (score, grad, score_and_grad) python kernels
 _jitted = {}   # python kernel -> its cuda.jit dispatcher (the shared score kernel compiles once)
 
 
@@ -184,8 +185,6 @@ class _PerActivation:
     """``twin[act]``: the host function of one loss twin bound to an activation (compiled
     lazily, cached per activation)."""
 
-    _kernels = {}   # Activation -> (score, grad, score_and_grad) python functions
-
     def __init__(self, index, host, doc):
         self._index = index
         self._host = host
@@ -196,9 +195,9 @@ class _PerActivation:
     def python_kernels(cls, act):
         """The three kernels' plain python functions for ``act`` (for ``cuda.compile_ptx``)."""
         act = _get_activation(act) if isinstance(act, str) else act
-        k = cls._kernels.get(act)
+        k = _act_kernels.get(act)
         if k is None:
-            k = cls._kernels[act] = _build(act)
+            k = _act_kernels[act] = _build(act)
         return k
 
     def python_kernel(self, act):

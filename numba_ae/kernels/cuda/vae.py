@@ -23,6 +23,9 @@ from ..vae import normal_logp_grad, reparam
 from . import _launch
 from .reductions import MAX_THREADS, block_max, block_sum, row_launch, threads_for
 
+# pzx_backward (the q(z|x) heads' GEMMs) is written with the GEMM twins in .dense; this module
+# will re-export it (``from .dense import pzx_backward``, and add it to __all__) once that
+# module is in, so the VAE layer takes every latent-Gaussian twin from here.
 __all__ = [
     "kl_normal",
     "kl_normal_grad",
