@@ -210,6 +210,9 @@ class ElementKernels:
 
     Attributes ``log_prob``, ``nll_grad``, ``log_prob_and_grad``, ``log_prob_elements``,
     ``mean``, ``sample``: ``@njit`` kernels with the signatures of the templates in this module.
+    ``element``, ``mean_fn``, ``sample_fn``, ``two_params``, ``wide``: the definitions they were
+    compiled from (other targets compile their own kernels from them, e.g.
+    :meth:`numba_ae.kernels.cuda.distributions.CudaElementKernels.like`).
     """
 
     def __init__(self, tag, element, mean_fn, sample_fn, two_params=False, wide=False):
@@ -220,6 +223,8 @@ class ElementKernels:
         b["_elem_wide"] = specialize(_elem_wide, tag, b, inline=True)
         self.tag = tag
         self.two_params = bool(two_params)
+        self.wide = bool(wide)
+        self.element, self.mean_fn, self.sample_fn = element, mean_fn, sample_fn
         for t in (log_prob, nll_grad, log_prob_and_grad, log_prob_elements, mean, sample):
             setattr(self, t.__name__, specialize(t, tag, b))
 
