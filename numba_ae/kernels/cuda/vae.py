@@ -256,3 +256,7 @@ def ptx_cases(ft):
             ("vae.kl_normal_grad", _kl_normal_grad_kernel, (mat, mat, f, mat, mat), "redo"),
             ("vae.logsumexp_rows", _logsumexp_rows_kernel, (mat, vec), "accumulate"),
             ("vae.reparameterize_backward", _reparameterize_backward_kernel, (mat,) * 5, "redo")]
+
+
+# The free-bits KL kernels (their own module, re-exported so the VAE layer finds every twin here).
+from .free_bits import free_bits_kl, free_bits_kl_grad, kl_normal_dim_means  # noqa: E402,F401
