@@ -12,8 +12,8 @@ unchanged and stay as exact as libm.
 
 Use them like ``math`` functions inside ``@njit`` code; the implementation is
 picked by the target and the argument's type at compile time (they are
-target-neutral stubs with one ``overload`` per target: the CPU one forwards to
-the intrinsics below; called from Python they use ``math``)::
+target-neutral stubs with a typing + lowering per target: the CPU one writes the
+IR below at the call site; called from Python they use ``math``)::
 
     from .fastmath import fexp, sigmoid
     e = fexp(v)          # float32 v -> vectorisable float32 exp; float64 v -> math.exp
@@ -32,7 +32,8 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic, overload
+from numba.core.imputils import lower_builtin
+from numba.extending import type_callable
 
 __all__ = ["fexp", "flog", "flog1p", "sigmoid", "softplus", "ftanh", "row_sum", "row_max",
            "row_logsumexp"]
@@ -186,44 +187,10 @@ def _f64_softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-def _make(name, emit32, impl64, doc):
-    def typer(typingctx, x):
-        if not isinstance(x, types.Float) or x.bitwidth not in (32, 64):
-            return None
-        sig = x(x)
-
-        def codegen(context, builder, sig, args):
-            if x.bitwidth == 32:
-                return emit32(builder, args[0])
-            return context.compile_internal(builder, impl64, sig, args)
-
-        return sig, codegen
-
-    typer.__name__ = name
-    typer.__qualname__ = name
-    typer.__doc__ = doc
-    return intrinsic(typer)
-
-
-_fexp_cpu = _make("fexp", _emit_exp, _f64_exp,
-                  "``exp(x)``: vectorisable for float32, ``math.exp`` for float64 (CPU).")
-_flog_cpu = _make("flog", _emit_log, _f64_log,
-                  "``log(x)``: vectorisable for float32, ``math.log`` for float64 (CPU).")
-_flog1p_cpu = _make("flog1p", _emit_log1p, _f64_log1p,
-                    "``log(1 + x)``: vectorisable for float32, ``math.log1p`` for float64 (CPU).")
-_ftanh_cpu = _make("ftanh", _emit_tanh, _f64_tanh,
-                   "``tanh(x)``: vectorisable for float32, ``math.tanh`` for float64 (CPU).")
-_sigmoid_cpu = _make("sigmoid", _emit_sigmoid, _f64_sigmoid,
-                     "Overflow-free logistic sigmoid ``1 / (1 + exp(-x))`` (CPU).")
-_softplus_cpu = _make("softplus", _emit_softplus, _f64_softplus,
-                      "Overflow-free ``log(1 + exp(x))`` (CPU).")
-
-
 # ---- target-neutral stubs ---------------------------------------------------------------------
-# Kernel code calls these names; each target supplies its implementation with
-# ``numba.extending.overload(stub, target=...)``: the CPU one below forwards to the
-# intrinsics (LLVM inlines the forwarding call, so loops still vectorise), a GPU
-# target registers its own (e.g. libdevice functions).  Called from Python (the CUDA
+# Kernel code calls these names; each target registers its implementation as typing +
+# lowering in its own registries: the CPU one below writes the float32 forms' IR at the call
+# site (so loops still vectorise), ``kernels/cuda/_fastmath.py`` lowers them for the GPU.  Called from Python (the CUDA
 # simulator runs kernels as Python) they compute in the argument's type with ``math``.
 
 def _py(fn):
@@ -241,31 +208,45 @@ def _py_softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-def _stub(name, py, cpu, doc):
+def _stub(name, py, emit32, impl64, doc):
     fn = _py(py)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
 
-    @overload(fn, target="cpu", jit_options={"error_model": "numpy"}, inline="always")
-    def _cpu_impl(x):
-        if isinstance(x, types.Float) and x.bitwidth in (32, 64):
-            return lambda x: cpu(x)
-        return None
+    # The CPU implementation is registered as typing + lowering in the CPU target's
+    # registries (not as an ``overload``): an overload's compiled implementation is cached
+    # on its typing template for every target, so once a float32 CPU kernel had used a
+    # stub, a CUDA kernel calling it was handed the CPU code (NVVM: ERROR_INVALID_IR).
+    @type_callable(fn)
+    def _typer(context):
+        def typer(x):
+            if isinstance(x, types.Float) and x.bitwidth in (32, 64):
+                return x
+            return None
+        return typer
+
+    @lower_builtin(fn, types.float32)
+    def _lower32(context, builder, sig, args):
+        return emit32(builder, args[0])
+
+    @lower_builtin(fn, types.float64)
+    def _lower64(context, builder, sig, args):
+        return context.compile_internal(builder, impl64, sig, args)
 
     return fn
 
 
-fexp = _stub("fexp", math.exp, _fexp_cpu,
+fexp = _stub("fexp", math.exp, _emit_exp, _f64_exp,
              "``exp(x)``: vectorisable for float32, ``math.exp`` for float64 in ``@njit`` code.")
-flog = _stub("flog", math.log, _flog_cpu,
+flog = _stub("flog", math.log, _emit_log, _f64_log,
              "``log(x)``: vectorisable for float32, ``math.log`` for float64 in ``@njit`` code.")
-flog1p = _stub("flog1p", math.log1p, _flog1p_cpu,
+flog1p = _stub("flog1p", math.log1p, _emit_log1p, _f64_log1p,
                "``log(1 + x)``: vectorisable for float32, ``math.log1p`` for float64 in ``@njit`` code.")
-ftanh = _stub("ftanh", math.tanh, _ftanh_cpu,
+ftanh = _stub("ftanh", math.tanh, _emit_tanh, _f64_tanh,
               "``tanh(x)``: vectorisable for float32, ``math.tanh`` for float64 in ``@njit`` code.")
-sigmoid = _stub("sigmoid", _py_sigmoid, _sigmoid_cpu,
+sigmoid = _stub("sigmoid", _py_sigmoid, _emit_sigmoid, _f64_sigmoid,
                 "Overflow-free logistic sigmoid ``1 / (1 + exp(-x))``.")
-softplus = _stub("softplus", _py_softplus, _softplus_cpu,
+softplus = _stub("softplus", _py_softplus, _emit_softplus, _f64_softplus,
                  "Overflow-free ``log(1 + exp(x))``.")
 
 
