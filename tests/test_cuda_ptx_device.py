@@ -48,3 +48,26 @@ def test_gradient_normalization_ptx():
     # sum_squares and scale accumulate / scale in float64 on purpose (as the CPU kernels):
     assert F64_OP.search(_ptx(g.KERNELS["sum_squares"], (float32[:], float64[:])))
     assert ".local" not in _ptx(g.KERNELS["sum_squares"], (float32[:], float64[:]))
+
+
+def test_stubs_compiled_for_the_cpu_first_still_compile_for_the_gpu():
+    # A float32 CPU kernel using the fastmath stubs, then a CUDA kernel calling the same stubs:
+    # the GPU build must get the CUDA lowering, not the CPU code (NVVM rejected that once).
+    import numpy as np
+    from numba import njit
+
+    import numba_ae.kernels.cuda  # noqa: F401  (registers the CUDA lowering)
+    from numba_ae.kernels.fastmath import fexp, flog1p, ftanh, sigmoid, softplus
+
+    @njit
+    def on_cpu(v):
+        return ftanh(v) + fexp(v) + sigmoid(v) + softplus(v) + flog1p(v)
+
+    assert np.isfinite(on_cpu(np.float32(0.5)))
+
+    def kernel(a, b):
+        i = cuda.grid(1)
+        if i < a.size:
+            a[i] = ftanh(b[i]) + fexp(b[i]) + sigmoid(b[i]) + softplus(b[i]) + flog1p(b[i])
+
+    assert not F64_OP.search(_ptx(kernel, (float32[:], float32[:])))
