@@ -41,11 +41,12 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import config, cuda, njit, types
+from numba import cuda, types
 
 from . import _fastmath  # noqa: F401  (CUDA lowering of the fastmath stubs)
 from ._launch import jit_kernel, launch_2d
 from .. import activations as _acts
+from .activations import device_function, device_scalar, dummy_vec
 
 __all__ = ["Tile", "TILES", "GemmSpec", "gemm", "gemm_grad", "kernel_for", "pick_tile", "ptx_cases"]
 
@@ -107,8 +108,8 @@ def _make_pyfunc(spec):
     GRAD = spec.grad is not None
     APPLY_F = spec.act is not None and not spec.act.is_identity
     ident = _acts.get("identity")
-    f = spec.act.forward if APPLY_F else ident.forward
-    df = spec.grad.derivative if GRAD else ident.derivative
+    f = device_scalar(spec.act.forward) if APPLY_F else ident.forward
+    df = device_scalar(spec.grad.derivative) if GRAD else ident.derivative
 
     def store(v, r, c, out, bias, z, h, coef):
         # one output element: the epilogue on the accumulated value v
@@ -203,17 +204,6 @@ def _make_pyfunc(spec):
     return gemm_kernel
 
 
-def device_function(pyfunc):
-    """A helper that kernels call, inlined into them at Numba-IR level
-    (``njit(inline="always")``, which the CUDA target compiles as part of the calling kernel;
-    a ``cuda.jit(device=True)`` function would ask the driver for the device's compute
-    capability, so ``cuda.compile_ptx`` could not build it on a machine without a GPU).
-    The simulator runs kernels as Python: there it is the plain function."""
-    if config.ENABLE_CUDASIM:
-        return pyfunc
-    return njit(inline="always")(pyfunc)
-
-
 def _tile_reader(tm, tn):
     """A helper ``read(acc, i, j)`` returning ``acc[i, j]`` of a ``tm x tn`` register tile
     through a branch on ``(i, j)`` whose every arm reads ``acc`` at literal indices.
@@ -282,18 +272,6 @@ def pick_tile(m, n):
     return "32x32"
 
 
-_dummies = {}
-
-
-def _dummy_vec(dtype):
-    """A one-element device vector of ``dtype`` for unused ``bias`` arguments."""
-    key = np.dtype(dtype)
-    d = _dummies.get(key)
-    if d is None:
-        d = _dummies[key] = cuda.to_device(np.zeros(1, dtype=key))
-    return d
-
-
 def _act(act):
     if act is None:
         return None
@@ -359,7 +337,7 @@ def gemm(a, b, out, trans_a=False, trans_b=False, *, bias=None, act=None, z=None
         raise ValueError(f"bias must have shape ({n},); got {bias.shape}")
     spec = GemmSpec(bool(trans_a), bool(trans_b), None if act is None or act.is_identity else act,
                     bias is not None, z_mode, bool(accumulate), None, False, tile or pick_tile(m, n))
-    _launch(spec, a, b, out, _dummy_vec(out.dtype) if bias is None else bias,
+    _launch(spec, a, b, out, dummy_vec(out.dtype) if bias is None else bias,
             out if z is None else z, out, out.dtype.type(0.0))
 
 
@@ -384,7 +362,7 @@ def gemm_grad(a, b, out, act, z, h, trans_a=False, trans_b=False, *, l1_coef=0.0
     l1 = l1_coef != 0.0
     spec = GemmSpec(bool(trans_a), bool(trans_b), None, False, None, bool(accumulate),
                     None if (act.is_identity and not l1) else act, l1, tile or pick_tile(m, n))
-    _launch(spec, a, b, out, _dummy_vec(out.dtype), z, h, out.dtype.type(l1_coef))
+    _launch(spec, a, b, out, dummy_vec(out.dtype), z, h, out.dtype.type(l1_coef))
 
 
 def ptx_cases(acts=("identity", "relu", "gelu", "mish")):
