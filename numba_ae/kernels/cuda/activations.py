@@ -44,9 +44,10 @@ def device_function(pyfunc):
     (``njit(inline="always")``, which the CUDA target compiles as part of the calling kernel;
     a ``cuda.jit(device=True)`` function would ask the driver for the device's compute
     capability, so ``cuda.compile_ptx`` could not build it on a machine without a GPU).
-    The simulator runs kernels as Python: there it is the plain function."""
+    The simulator runs kernels as Python: there it is its device-function wrapper (which
+    gives the function the simulated ``cuda`` module while it runs)."""
     if config.ENABLE_CUDASIM:
-        return pyfunc
+        return cuda.jit(device=True)(pyfunc)
     return njit(inline="always", error_model="numpy")(pyfunc)
 
 
