@@ -21,9 +21,9 @@ import pytest
 
 cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
 
-from numba_ae.kernels.cuda import activations as ca  # noqa: E402
-from numba_ae.kernels.cuda import dense as cd  # noqa: E402
-from numba_ae.kernels.cuda import gemm as cg  # noqa: E402
+from numba_ae.kernels.cuda import activations as ca
+from numba_ae.kernels.cuda import dense as cd
+from numba_ae.kernels.cuda import gemm as cg
 
 CC = (9, 0)
 _F64 = re.compile(r"\.f64\b")
@@ -96,17 +96,17 @@ def _ptxas(ptx):
         pytest.skip("ptxas (CUDA toolkit) is not on PATH: machine-code spill check not possible")
     for _ in range(2):
         r = subprocess.run([exe, "-arch=sm_90", "-v", "-", "-o", "/dev/null"], input=ptx,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
         m = re.search(r"Unsupported \.version (\S+); current version is '(\S+)'", r.stderr)
         if m is None:
             break
-        ptx = re.sub(r"^\.version \S+", f".version {m.group(2)}", ptx, count=1, flags=re.M)
+        ptx = re.sub(r"^\.version \S+", f".version {m.group(2)}", ptx, count=1, flags=re.MULTILINE)
     assert r.returncode == 0, r.stderr
     return r.stderr
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(GEMM) if "mish" in n or n.endswith("x64[float64]")
-                                  or n.endswith("x32[float64]")])
+@pytest.mark.parametrize("name", [n for n in sorted(GEMM)
+                                  if "mish" in n or n.endswith(("x64[float64]", "x32[float64]"))])
 def test_gemm_machine_code_has_no_spills(name):
     report = _ptxas(ptx_of(name))
     m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", report)

@@ -20,14 +20,25 @@ import math
 import numpy as np
 from numba import config, cuda, njit, types
 
-from . import _fastmath  # noqa: F401  (CUDA lowering of the fastmath stubs)
-from ._launch import jit_kernel, launch_2d
 from .. import activations as _acts
 from ..fastmath import fexp
+from . import _fastmath  # noqa: F401  (CUDA lowering of the fastmath stubs)
+from ._launch import jit_kernel, launch_2d
 
-__all__ = ["per_activation", "map_", "bias_map", "bias_keep_z", "backward", "backward_column_sums",
-           "device_function", "device_scalar", "elementwise_grid", "column_grid", "row_grid",
-           "ptx_cases"]
+__all__ = [
+    "backward",
+    "backward_column_sums",
+    "bias_keep_z",
+    "bias_map",
+    "column_grid",
+    "device_function",
+    "device_scalar",
+    "elementwise_grid",
+    "map_",
+    "per_activation",
+    "ptx_cases",
+    "row_grid",
+]
 
 #: Block of the elementwise and column kernels: (columns, row lanes).
 BLOCK_2D = (32, 8)
@@ -91,12 +102,15 @@ class per_activation:
     build : callable
         ``build(act) -> host function`` for an :class:`~numba_ae.kernels.activations.Activation`.
     name : str
-        Name of the kernel family (``repr`` and PTX case names).
+        Name of the kernel family.
+    module : str or None
+        Module that defines it (``repr``); default this one.
     """
 
-    def __init__(self, build, name):
+    def __init__(self, build, name, module=None):
         self.build = build
         self.__name__ = name
+        self.__module__ = module or __name__
         self._compiled = {}
 
     def __getitem__(self, act):
@@ -107,7 +121,7 @@ class per_activation:
         return k
 
     def __repr__(self):
-        return f"<CUDA per-activation kernel {__name__}.{self.__name__}>"
+        return f"<CUDA per-activation kernel {self.__module__}.{self.__name__}>"
 
 
 # ---- elementwise kernel templates ------------------------------------------------------------
@@ -224,7 +238,7 @@ def _column_sums_pair_pyfunc():
 # ---- softmax (row-wise) ------------------------------------------------------------------------
 
 def _combine_max(u, v):
-    return v if (v > u or v != v) else u      # NaN is sticky, as the CPU row_max
+    return v if (v > u or math.isnan(v)) else u      # NaN is sticky, as the CPU row_max
 
 
 def _combine_sum(u, v):

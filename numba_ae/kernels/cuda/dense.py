@@ -12,15 +12,32 @@ Launches per call are listed in each docstring (elementwise activation / softmax
 """
 from numba import cuda
 
-from ._launch import jit_kernel, launch_2d
 from . import activations as _ca
-from .activations import column_grid, column_sums_kernel, column_sums_pair_kernel, elementwise_grid
+from ._launch import jit_kernel, launch_2d
+from .activations import (
+    column_grid,
+    column_sums_kernel,
+    column_sums_pair_kernel,
+    elementwise_grid,
+)
 from .gemm import gemm, gemm_grad
 
-__all__ = ["matmul", "dense_forward", "dense_forward_keep_z", "dense_transposed_forward_keep_z",
-           "column_sums", "column_sums_pair", "dense_param_grads", "add_l1_activity_grad", "abs_row_sums",
-           "dense_backward", "affine_backward", "tied_autoencoder_backward", "pzx_backward",
-           "ptx_cases"]
+__all__ = [
+    "abs_row_sums",
+    "add_l1_activity_grad",
+    "affine_backward",
+    "column_sums",
+    "column_sums_pair",
+    "dense_backward",
+    "dense_forward",
+    "dense_forward_keep_z",
+    "dense_param_grads",
+    "dense_transposed_forward_keep_z",
+    "matmul",
+    "ptx_cases",
+    "pzx_backward",
+    "tied_autoencoder_backward",
+]
 
 
 def matmul(a, b, out, *, trans_a=False, trans_b=False):
@@ -63,7 +80,7 @@ def _doc(per_act, doc):
     return per_act
 
 
-dense_forward = _doc(_ca.per_activation(_forward_builder(False, False), "dense_forward"), """
+dense_forward = _doc(_ca.per_activation(_forward_builder(False, False), "dense_forward", __name__), """
 ``dense_forward[act](x, W, b, z, out)``: ``out = f(x @ W + b)``; ``z`` receives the
 pre-activation when the activation's derivative needs it (``needs_pre``), else pass
 ``z = out``.  One launch (softmax: two).
@@ -75,13 +92,14 @@ z, out : [n, n_out], overwritten (a ``z`` distinct from ``out`` without ``needs_
     receives ``x @ W``, as on the CPU).
 """)
 
-dense_forward_keep_z = _doc(_ca.per_activation(_forward_builder(True, False), "dense_forward_keep_z"), """
+dense_forward_keep_z = _doc(
+    _ca.per_activation(_forward_builder(True, False), "dense_forward_keep_z", __name__), """
 ``dense_forward_keep_z[act](x, W, b, z, out)``: ``z = x @ W + b; out = f(z)``.  One launch
 (softmax: two).
 """)
 
 dense_transposed_forward_keep_z = _doc(
-    _ca.per_activation(_forward_builder(True, True), "dense_transposed_forward_keep_z"), """
+    _ca.per_activation(_forward_builder(True, True), "dense_transposed_forward_keep_z", __name__), """
 ``dense_transposed_forward_keep_z[act](h, W, vb, z, out)``: tied-weight decode
 ``z = h @ W.T + vb; out = f(z)`` (``W`` [n_in, n_out] read transposed in place).  One launch
 (softmax: two).
@@ -182,7 +200,7 @@ def _backward_builder(act):
     return dense_backward
 
 
-dense_backward = _doc(_ca.per_activation(_backward_builder, "dense_backward"), """
+dense_backward = _doc(_ca.per_activation(_backward_builder, "dense_backward", __name__), """
 ``dense_backward[act](x, W, z, a, delta, dW, db, need_dx, dx)``: backward pass of
 ``a = f(x @ W + b)``.  Launches: derivative step fused with ``db`` (softmax: two), ``dW``,
 and ``dx`` when ``need_dx``: 3 with ``need_dx`` (softmax 4), else 2 (3).
@@ -231,7 +249,7 @@ def _tied_builder(act):
     return tied
 
 
-tied_autoencoder_backward = _doc(_ca.per_activation(_tied_builder, "tied_autoencoder_backward"), """
+tied_autoencoder_backward = _doc(_ca.per_activation(_tied_builder, "tied_autoencoder_backward", __name__), """
 ``tied_autoencoder_backward[act](stack_in, stack_h, zh, W, sparsity_coef, dW, db, dvb)``:
 backward pass of the tied-weight autoencoder ``r = f(f(x~ W + b) W.T + vb)``.  Launches:
 ``dh`` (GEMM with the L1 term and the derivative in its epilogue), ``dW`` (one GEMM over

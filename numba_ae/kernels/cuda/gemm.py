@@ -43,12 +43,12 @@ from collections import namedtuple
 import numpy as np
 from numba import cuda, types
 
+from .. import activations as _acts
 from . import _fastmath  # noqa: F401  (CUDA lowering of the fastmath stubs)
 from ._launch import jit_kernel, launch_2d
-from .. import activations as _acts
 from .activations import device_function, device_scalar, dummy_vec
 
-__all__ = ["Tile", "TILES", "GemmSpec", "gemm", "gemm_grad", "kernel_for", "pick_tile", "ptx_cases"]
+__all__ = ["TILES", "GemmSpec", "Tile", "gemm", "gemm_grad", "kernel_for", "pick_tile", "ptx_cases"]
 
 
 class Tile(namedtuple("Tile", "name bm bn bk tm tn")):
@@ -224,7 +224,7 @@ def _tile_reader(tm, tn):
         lines.append(f"        return acc[{i}, {tn - 1}]")
     lines.append(f"    return acc[{tm - 1}, {tn - 1}]")
     ns = {}
-    exec(compile("\n".join(lines) + "\n", f"<gemm tile reader {tm}x{tn}>", "exec"), ns)
+    exec(compile("\n".join(lines) + "\n", f"<gemm tile reader {tm}x{tn}>", "exec"), ns)  # noqa: S102 (our own generated source)
     return device_function(ns["read"])
 
 
@@ -295,6 +295,12 @@ def _check(a, b, out, trans_a, trans_b):
     return m, n
 
 
+def _same_dtype(out, **arrays):
+    for name, arr in arrays.items():
+        if arr is not None and arr.dtype != out.dtype:
+            raise ValueError(f"{name} must have the operands' dtype {out.dtype}; got {arr.dtype}")
+
+
 def _launch(spec, a, b, out, bias, z, h, coef):
     m, n = out.shape
     t = TILES[spec.tile]
@@ -335,6 +341,7 @@ def gemm(a, b, out, trans_a=False, trans_b=False, *, bias=None, act=None, z=None
         raise ValueError(f"z must have out's shape {out.shape}; got {z.shape}")
     if bias is not None and bias.shape != (n,):
         raise ValueError(f"bias must have shape ({n},); got {bias.shape}")
+    _same_dtype(out, bias=bias, z=z)
     spec = GemmSpec(bool(trans_a), bool(trans_b), None if act is None or act.is_identity else act,
                     bias is not None, z_mode, bool(accumulate), None, False, tile or pick_tile(m, n))
     _launch(spec, a, b, out, dummy_vec(out.dtype) if bias is None else bias,
@@ -359,6 +366,7 @@ def gemm_grad(a, b, out, act, z, h, trans_a=False, trans_b=False, *, l1_coef=0.0
     act = _act(act)
     if z.shape != out.shape or h.shape != out.shape:
         raise ValueError(f"z and h must have out's shape {out.shape}; got {z.shape}, {h.shape}")
+    _same_dtype(out, z=z, h=h)
     l1 = l1_coef != 0.0
     spec = GemmSpec(bool(trans_a), bool(trans_b), None, False, None, bool(accumulate),
                     None if (act.is_identity and not l1) else act, l1, tile or pick_tile(m, n))
