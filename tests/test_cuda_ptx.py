@@ -17,10 +17,14 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
+from numba import njit
 
 cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
 
+from numba_ae import register_activation, unregister_activation
+from numba_ae.kernels.activations import get as get_activation
 from numba_ae.kernels.cuda import activations as ca
 from numba_ae.kernels.cuda import dense as cd
 from numba_ae.kernels.cuda import gemm as cg
@@ -112,3 +116,37 @@ def test_gemm_machine_code_has_no_spills(name):
     m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", report)
     assert m is not None, report
     assert m.groups() == ("0", "0", "0"), f"{name}: {m.group(0)}"
+
+
+@njit
+def _softsign(v):
+    return v / (type(v)(1.0) + abs(v))
+
+
+@njit
+def _softsign_d(pre, out):
+    d = type(pre)(1.0) + abs(pre)
+    return type(pre)(1.0) / (d * d)
+
+
+def test_user_activation_kernels_compile_to_float32_ptx():
+    """A user-registered activation (a plain ``@njit`` pair) compiles into the elementwise
+    and GEMM kernels without a GPU, and its float32 kernels stay float32."""
+    register_activation("softsign_ptx_t", _softsign, _softsign_d)
+    try:
+        act = get_activation("softsign_ptx_t")
+        cases = [c for c in ca.ptx_cases(acts=["softsign_ptx_t"]) if c[0].startswith(("map_", "backward["))]
+        for spec in (cg.GemmSpec(False, False, act, True, "post", False, None, False, "32x32"),
+                     cg.GemmSpec(False, True, None, False, None, False, act, True, "64x64")):
+            cases += [(f"{cg._tag(spec)}[{np.dtype(dt).name}]", cg._make_pyfunc(spec), cg.argtypes(dt))
+                      for dt in (np.float32, np.float64)]
+        assert len(cases) == 8
+        for name, fn, argtypes in cases:
+            body = instructions(cuda.compile_ptx(fn, argtypes, cc=CC)[0])
+            assert ".entry" in body
+            if "float32" in name:
+                assert not _F64.findall(body), f"{name}: float64 instructions in a float32 kernel"
+            if name.startswith(("n_n", "n_t")):
+                assert not _LOCAL.findall(body), f"{name}: local memory"
+    finally:
+        unregister_activation("softsign_ptx_t")

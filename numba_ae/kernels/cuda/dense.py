@@ -53,14 +53,11 @@ def _forward_builder(keep_z, transposed):
     def build(act):
         trans_b = transposed
         if act.is_softmax:
-            row_softmax = _ca.bias_keep_z[act] if keep_z else None
+            row_softmax = _ca.bias_keep_z[act] if keep_z else _ca.bias_map[act]
 
             def fwd(x, W, b, z, out):
                 gemm(x, W, z, False, trans_b)                       # z = x @ W
-                if keep_z:
-                    row_softmax(z, b, out)                          # z += b; out = softmax(z)
-                else:
-                    _ca.bias_map[act](z, b, out)
+                row_softmax(z, b, out)                              # out = softmax(z + b) [z += b]
             return fwd
         keep = keep_z or act.needs_pre
 

@@ -22,9 +22,13 @@ broadcasts or consecutive words (no bank conflicts) and its global stores are co
 The shared tiles are stored ``[BK, BM + 1]``: the pad makes the transposing stores of
 ``k``-contiguous operands conflict-free.
 
-Two tiles, both 4x4 per thread (16 accumulators + 8 fragment registers: ~40 registers in
-float32, ~80 in float64, no spills; 8x8 or 8x4 per thread would double that for float64
-and, with our small matrices, leave most SMs idle):
+Two tiles, both 4x4 per thread: 16 accumulators + 8 fragments, twice that in float64
+registers; 8x8 or 8x4 per thread would double the float64 register file again and, with
+our small matrices, leave most SMs idle.  ptxas (sm_90) gives the 64x64 kernels 96
+(float32) / 128 (float64) registers, the 32x32 ones 158-176 (64-thread blocks, so 5+
+blocks per SM still fit), no spills or stack in either (the register tile is read in the
+epilogue through :func:`_tile_reader`; ``tests/test_cuda_ptx.py`` checks it).  Not yet
+timed on a GPU.
 
 * ``"64x64"``: 256 threads, 64x64 outputs per block (``BK = 16``; 8.5 KB shared in float32,
   17 KB in float64); half the operand traffic per FMA of the small tile.
