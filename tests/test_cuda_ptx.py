@@ -30,6 +30,7 @@ from numba_ae.kernels.activations import get as get_activation
 from numba_ae.kernels.cuda import activations as ca
 from numba_ae.kernels.cuda import dense as cd
 from numba_ae.kernels.cuda import gemm as cg
+from numba_ae.kernels.fastmath import fexp, ftanh
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("NUMBA_ENABLE_CUDASIM") == "1",
@@ -157,3 +158,23 @@ def test_user_activation_kernels_compile_to_float32_ptx():
                 assert not _LOCAL.findall(body), f"{name}: local memory"
     finally:
         unregister_activation("softsign_ptx_t")
+
+
+def test_kernels_compile_after_the_cpu_compiled_the_scalar_functions():
+    """Regression: once a scalar activation function or a fastmath stub (``ftanh``) has been
+    compiled for the CPU in float32 (a call from Python, a CPU kernel), a CUDA kernel calling
+    the same function got the CPU implementation linked in and NVVM rejected it
+    (``ERROR_INVALID_IR``); the CUDA kernels call private copies bound to the CUDA
+    implementations of the stubs."""
+    act = get_activation("gelu")
+    x = np.float32(0.5)
+    act.derivative(x, act.forward(x))              # compiles gelu, gelu_d and ftanh for the CPU
+    njit(lambda v: ftanh(v) + fexp(v))(x)
+    spec = cg.GemmSpec(False, True, None, False, None, False, act, True, "32x32")
+    _, a2, a1 = ca._ptx_types(np.float32)
+    cases = [("backward", ca._backward_pyfunc(ca.device_scalar(act.derivative)), (a2, a2, a2)),
+             ("gemm_grad", cg._make_pyfunc(spec), cg.argtypes(np.float32)),
+             ("softmax", ca._softmax_pyfunc(True, True), (a2, a1, a2, a2))]
+    for name, fn, argtypes in cases:
+        body = instructions(cuda.compile_ptx(fn, argtypes, cc=CC)[0])
+        assert ".entry" in body and not _F64.findall(body), name

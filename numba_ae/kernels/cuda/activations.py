@@ -16,13 +16,16 @@ in a fixed order (deterministic, no atomics).  Softmax is row-wise: one warp per
 per block), max-subtracted, the row max and sum reduced through shared memory.
 """
 import math
+import types as _pytypes
 
 import numpy as np
 from numba import config, cuda, njit, types
 
 from .. import activations as _acts
-from ..fastmath import fexp
-from . import _fastmath  # noqa: F401  (CUDA lowering of the fastmath stubs)
+from .. import fastmath as _fm
+
+# _fastmath also registers the CUDA lowering of the fastmath stubs
+from . import _fastmath as _cfm
 from ._launch import jit_kernel, launch_2d
 
 __all__ = [
@@ -62,18 +65,45 @@ def device_function(pyfunc):
     return njit(inline="always", error_model="numpy")(pyfunc)
 
 
+# CUDA-side implementations of the target-neutral fastmath stubs (the functions that
+# ``_fastmath`` lowers each stub to), as inlinable functions of their own.
+_CUDA_MATH = {stub: njit(inline="always", error_model="numpy")(impl) for stub, impl in (
+    (_fm.fexp, _cfm._exp), (_fm.flog, _cfm._log), (_fm.flog1p, _cfm._log1p),
+    (_fm.ftanh, _cfm._tanh), (_fm.sigmoid, _cfm._sigmoid), (_fm.softplus, _cfm._softplus))}
 _scalars = {}
 
 
+def _cuda_impl(value):
+    try:
+        return _CUDA_MATH.get(value, value)
+    except TypeError:          # an unhashable global
+        return value
+
+
 def device_scalar(fn):
-    """An activation's scalar function as kernels call it: built-ins are already
-    ``@njit(inline="always")``; a user's plain ``@njit`` function is wrapped the same way
-    (inlined into each kernel, so it needs no separate device compilation)."""
-    if getattr(fn, "targetoptions", {}).get("inline") == "always":
-        return fn
+    """An activation's scalar function as kernels call it: a private
+    ``njit(inline="always")`` copy of its Python function (cached), inlined into each
+    kernel, its fastmath stubs (``fexp``, ``ftanh``, ``sigmoid``, ...) bound to their CUDA
+    implementations directly.
+
+    Why not the registered function as it is: once it, or a stub it calls, has been
+    compiled for the CPU in this process (a call from Python, as ``register`` makes to
+    validate a user's functions, or any float32 CPU kernel using ``ftanh``), numba-cuda
+    resolves the call to the CPU implementation, links CPU code into the kernel and NVVM
+    rejects the module (``ERROR_INVALID_IR``).  The private copy is never compiled for the
+    CPU outside the simulator, and the stubs it calls by name are not the shared ones.
+    (Other ``@njit`` helpers a user's function calls are used as they are.)
+    """
     k = _scalars.get(fn)
     if k is None:
-        k = _scalars[fn] = njit(inline="always", error_model="numpy")(getattr(fn, "py_func", fn))
+        py = getattr(fn, "py_func", fn)
+        g = dict(py.__globals__)
+        for name in py.__code__.co_names:
+            if name in g:
+                g[name] = _cuda_impl(g[name])
+        copy = _pytypes.FunctionType(py.__code__, g, py.__name__, py.__defaults__, py.__closure__)
+        copy.__qualname__ = py.__qualname__
+        k = _scalars[fn] = njit(inline="always", error_model="numpy")(copy)
     return k
 
 
@@ -201,7 +231,7 @@ def _column_sums_pyfunc(df):
     """Kernel ``(z, a, delta, db)``: ``delta *= f'(z, a)`` (when ``df`` is given) and
     ``db = column sums of delta``; one block of 32 columns x 8 row lanes per 32 columns."""
     FUSE = df is not None
-    d = df if FUSE else _acts.get("identity").derivative
+    d = df if FUSE else device_scalar(_acts.get("identity").derivative)
     colsum = _column_sum_block_dev
 
     def column_sums_kernel(z, a, delta, db):
@@ -274,6 +304,7 @@ def _softmax_pyfunc(has_bias, keep_z):
     (``keep_z``), ``dst = softmax(v)`` per row, max-subtracted."""
     HAS_BIAS, KEEP_Z = has_bias, keep_z
     rmax, rsum, vmax = _row_max, _row_sum, _max
+    fexp = _CUDA_MATH[_fm.fexp]
 
     def softmax_kernel(src, b, z, dst):
         n, k = src.shape

@@ -112,8 +112,8 @@ def _make_pyfunc(spec):
     GRAD = spec.grad is not None
     APPLY_F = spec.act is not None and not spec.act.is_identity
     ident = _acts.get("identity")
-    f = device_scalar(spec.act.forward) if APPLY_F else ident.forward
-    df = device_scalar(spec.grad.derivative) if GRAD else ident.derivative
+    f = device_scalar(spec.act.forward if APPLY_F else ident.forward)
+    df = device_scalar(spec.grad.derivative if GRAD else ident.derivative)
 
     def store(v, r, c, out, bias, z, h, coef):
         # one output element: the epilogue on the accumulated value v
