@@ -24,7 +24,7 @@ from . import _launch
 from .reductions import MAX_THREADS, block_max, block_sum, row_launch, threads_for
 
 # pzx_backward (the q(z|x) heads' GEMMs) is written with the GEMM twins in .dense; this module
-# will re-export it (``from .dense import pzx_backward``, and add it to __all__) once that
+# re-exports it (at the end, with the free-bits twins), so the VAE layer finds every twin here
 # module is in, so the VAE layer takes every latent-Gaussian twin from here.
 __all__ = [
     "kl_normal",
@@ -260,3 +260,6 @@ def ptx_cases(ft):
 
 # The free-bits KL kernels (their own module, re-exported so the VAE layer finds every twin here).
 from .free_bits import free_bits_kl, free_bits_kl_grad, kl_normal_dim_means  # noqa: E402,F401
+
+
+from .dense import pzx_backward  # noqa: E402,F401  (the q(z|x) head GEMMs live with the GEMM twins)
