@@ -24,8 +24,7 @@ from . import _launch
 from .reductions import MAX_THREADS, block_max, block_sum, row_launch, threads_for
 
 # pzx_backward (the q(z|x) heads' GEMMs) is written with the GEMM twins in .dense; this module
-# re-exports it (at the end, with the free-bits twins), so the VAE layer finds every twin here
-# module is in, so the VAE layer takes every latent-Gaussian twin from here.
+# re-exports it (at the end, with the free-bits twins), so the VAE layer finds every twin here.
 __all__ = [
     "kl_normal",
     "kl_normal_grad",
