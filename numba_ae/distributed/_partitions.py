@@ -62,8 +62,6 @@ def make_partitions(client, net, x, y, n_partitions, need_labels):
     n_out = net.conf.layers[-1].n_out if need_labels else None
     if need_labels and y is None:
         raise ValueError(f"{_OWNER}.fit: 'y' (labels) is required (use pretrain for unlabelled data)")
-    if not need_labels and y is not None:
-        raise ValueError(f"{_OWNER}.pretrain: 'y' must be None (pretraining is unsupervised)")
     workers = worker_addresses(client)
     if is_dask_array(x):
         if n_partitions is not None:
