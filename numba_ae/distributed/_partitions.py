@@ -119,8 +119,8 @@ def _from_dask(client, net, x, y, n_out, workers):
     futures, placed = [], []
     for p, (xd, yd) in enumerate(zip(xs, ys)):
         w = workers[p % len(workers)]
-        xf = client.compute(xd, workers=[w])
-        yf = None if yd is None else client.compute(yd, workers=[w])
+        xf = client.compute(xd, workers=[w], allow_other_workers=True)
+        yf = None if yd is None else client.compute(yd, workers=[w], allow_other_workers=True)
         futures.append(client.submit(_tasks.prepare_partition, xf, yf, net.n_in, n_out, net.dtype, p,
                                      workers=[w], allow_other_workers=True, pure=False))
         placed.append(w)
