@@ -11,7 +11,9 @@ shared machine hit all settings alike; the table shows medians over the repeats.
 Columns: samples/s (rows / wall time of ``trainer.pretrain``, partitioning and validation
 included), rounds per epoch, the median per-round overhead (round wall time minus its
 longest task's training time: state broadcast, scheduling, loading the state into the
-worker's network, sending the result back, averaging) and the median task time.
+worker's network, sending the result back, averaging), the median task time, and the
+epoch's mean minibatch score (``net.history[-1]["score"]``: one worker trains exactly as
+one process does, so those two agree).
 
 ::
 
@@ -57,7 +59,7 @@ def one_run(conf, x, client, n_workers, k, batch_size):
     over = [h["seconds"] - h["task_seconds"] for h in trainer.history]
     task = [h["task_seconds"] for h in trainer.history]
     return {"sps": x.shape[0] / wall, "rounds": len(trainer.history), "overhead": statistics.median(over),
-            "task": statistics.median(task), "score": trainer.history[-1]["score"]}
+            "task": statistics.median(task), "score": net.history[-1]["score"]}
 
 
 def single_process(conf, x, batch_size):
@@ -93,7 +95,7 @@ def main(argv=None):
     try:
         for n in (1, 2):
             clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
             clients[n] = Client(clusters[n])
             one_run(conf, x[:n * 4 * args.batch_size], clients[n], n, 2, args.batch_size)  # compile/load kernels
         single_process(conf, x[:4 * args.batch_size], args.batch_size)
@@ -107,17 +109,16 @@ def main(argv=None):
                 results[s].append(r)
             print(f"# repeat {rep + 1}/{args.repeats} done", flush=True)
     finally:
-        for c in clients.values():
-            c.close()
-        for c in clusters.values():
-            c.close()
+        for n in clients:
+            clients[n].close()
+            clusters[n].close()
 
     def med(rs, key, scale=1.0, fmt="{:.0f}"):
         vals = [r[key] for r in rs if r[key] is not None]
         return fmt.format(statistics.median(vals) * scale) if vals else "-"
 
     rows = [("setting", "averaging_frequency", "samples/s", "rounds", "overhead ms/round", "task ms/round",
-             "final score")]
+             "epoch score")]
     for s in settings:
         name, n, k = s
         rs = results[s]
