@@ -1,5 +1,5 @@
 """The functions that run on the workers (module level, so tasks pickle by reference;
-no dask import: a worker needs only ``numba_ae``).
+this module imports nothing from dask: a task needs only ``numba_ae`` and NumPy).
 
 * :func:`prepare_partition` validates one partition once per ``fit``/``pretrain`` call
   (features, labels, the network's dtype), so rounds need no per-batch checks beyond
