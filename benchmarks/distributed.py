@@ -29,8 +29,6 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 # This file's name would shadow the ``distributed`` package for imports made from here.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
