@@ -65,6 +65,8 @@ def test_gaussian(dtype, x, mu, lv):
         ref = stats.norm.logpdf(x, mu, math.exp(0.5 * lv))
     mags = c + abs(0.5 * lv) + 0.5 * q
     for o in (out[0], out2[0]):
+        if math.isinf(o) and o < 0 and ref < -float(np.finfo(dtype).max) / 8:
+            continue   # documented: exp(-logvar) overflows before r^2 exp(-logvar) would; -inf then
         _check(o, ref, mags, dtype, "log N")
     le = math.log(abs(r)) - lv if r != 0 else -math.inf
     gmu = 0.0 if r == 0 else -math.copysign(math.inf if le > 709 else math.exp(le), r)
