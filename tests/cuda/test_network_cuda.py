@@ -41,8 +41,8 @@ def test_initial_parameters_are_the_cpu_ones():
     assert isinstance(gpu.get_layer(0).params["W"], np.ndarray)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("updater", [Sgd(0.1), Adam(1e-2), Nesterovs(0.05, 0.9)], ids=["sgd", "adam", "nesterovs"])
+@pytest.mark.parametrize("dtype, updater", [("float64", Sgd(0.1)), ("float32", Adam(1e-2)),
+                                            ("float64", Nesterovs(0.05, 0.9))], ids=["sgd64", "adam32", "nesterovs64"])
 def test_supervised_fit_matches_cpu(dtype, updater):
     layers = [C.DenseLayer(n_in=5, n_out=4, activation="tanh"), C.OutputLayer(n_out=3, loss="mcxent", activation="softmax")]
     cpu, gpu = _pair(layers, dtype=dtype, updater=updater, l2=1e-3)
@@ -95,9 +95,9 @@ def test_vae_pretrain_matches_cpu(name):
         x = np.hstack([np.eye(3)[np.arange(6) % 3], _data(d=2, kind="binary")])
     else:
         x = _data(kind=kind)
-    cpu, gpu = _pair([_vae(make())])
+    cpu, gpu = _pair([_vae(make(), num_samples=1 if name != "gaussian" else 2)])
     for net in (cpu, gpu):
-        net.pretrain(x, epochs=2, batch_size=3)
+        net.pretrain(x, epochs=1, batch_size=3)
     _same(cpu, gpu)
     a, b = cpu.get_layer(0), gpu.get_layer(0)
     np.testing.assert_allclose(b.activate(x), a.activate(x), **TOL["float64"])
@@ -105,9 +105,9 @@ def test_vae_pretrain_matches_cpu(name):
     np.testing.assert_allclose(b.generate_at_mean_given_z(z), a.generate_at_mean_given_z(z), **TOL["float64"])
     np.testing.assert_allclose(b.generate_random_given_z(z, rng=3), a.generate_random_given_z(z, rng=3),
                                **TOL["float64"])
-    for method, kw in (("reconstruction_log_probability", {"num_samples": 3, "rng": 5}),
-                       ("reconstruction_probability", {"num_samples": 2, "rng": 5}),
-                       ("log_likelihood_estimate", {"num_samples": 3, "rng": 5})):
+    for method, kw in (("reconstruction_log_probability", {"num_samples": 2, "rng": 5}),
+                       ("log_likelihood_estimate", {"num_samples": 2, "rng": 5}),
+                       ("elbo", {"num_samples": 1, "rng": 5})):
         np.testing.assert_allclose(getattr(b, method)(x, **kw), getattr(a, method)(x, **kw), **TOL["float64"])
     np.testing.assert_allclose(gpu.score(x), cpu.score(x), **TOL["float64"])
 
@@ -126,11 +126,11 @@ def test_vae_loss_wrapper_and_float32_match_cpu():
 def test_vae_classifier_fit_matches_cpu():
     x = _data(kind="binary")
     y = np.eye(2)[np.arange(6) % 2]
-    layers = [_vae(C.BernoulliReconstructionDistribution()), C.OutputLayer(n_out=2, loss="mcxent", activation="softmax")]
+    layers = [_vae(C.BernoulliReconstructionDistribution(), num_samples=1), C.OutputLayer(n_out=2, loss="mcxent", activation="softmax")]
     cpu, gpu = _pair(layers)
     for net in (cpu, gpu):
         net.pretrain(x, epochs=1, batch_size=3)
-        net.fit(x, y, epochs=2, batch_size=3)
+        net.fit(x, y, epochs=1, batch_size=3)
     _same(cpu, gpu)
 
 
@@ -161,7 +161,7 @@ def test_user_activation_runs_on_the_device():
 
 def test_move_between_devices_and_resume(tmp_path):
     x = _data(kind="binary")
-    cpu, gpu = _pair([_vae(C.BernoulliReconstructionDistribution())])
+    cpu, gpu = _pair([_vae(C.BernoulliReconstructionDistribution(), num_samples=1)])
     for net in (cpu, gpu):
         net.pretrain(x, epochs=1, batch_size=3)
     path = str(tmp_path / "m.h5")
@@ -184,3 +184,12 @@ def test_move_between_devices_and_resume(tmp_path):
     for name in before:
         for k in before[name]:
             np.testing.assert_array_equal(after[name][k], before[name][k])
+
+
+def test_copies_of_a_cuda_network_stay_on_the_device():
+    import copy
+    import pickle
+    cpu, gpu = _pair([C.DenseLayer(n_in=5, n_out=3), C.OutputLayer(n_out=2, loss="mse", activation="identity")])
+    for clone in (copy.deepcopy(gpu), pickle.loads(pickle.dumps(gpu))):
+        assert clone.device == "cuda"
+        np.testing.assert_array_equal(clone.params(), gpu.params())
