@@ -4,7 +4,7 @@ fraction of the machine's sgemm peak, and time to the first training step.
     python benchmarks/run.py                 # full run (~2.5 min on an idle 2-core machine)
     python benchmarks/run.py --quick         # smoke run (< 2 min)
     python benchmarks/run.py --cases 'vae_gauss*' --batches 16,512 --skip-rss --skip-ttfs
-    python benchmarks/run.py --device cuda   # numba_ae vs torch CUDA eager (benchmarks/cuda.py)
+    python benchmarks/run.py --device cuda   # numba_ae vs torch CUDA eager (benchmarks/gpu.py)
 
 See benchmarks/README.md for what each column means and how FLOPs are counted.
 Only the standard library is imported at module level, so the worker mode
@@ -63,7 +63,7 @@ def parse_args(argv=None):
                         "during it (default 0.10; see README)")
     p.add_argument("--max-retries", type=int, default=3, help="redos per contaminated pair (default 3)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                   help="cpu: this table (numba_ae vs torch on the CPU); cuda: benchmarks/cuda.py "
+                   help="cpu: this table (numba_ae vs torch on the CPU); cuda: benchmarks/gpu.py "
                         "(numba_ae vs torch CUDA eager, batches 128,1024,4096 by default)")
     p.add_argument("--smoke", action="store_true", help="with --device cuda: toy shapes, launch counts only "
                                                         "(runs under NUMBA_ENABLE_CUDASIM=1)")
@@ -80,7 +80,7 @@ def parse_args(argv=None):
     p.add_argument("--t-spawn", type=float, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     q = a.quick
-    a.batches_given = a.batches  # benchmarks/cuda.py has its own default batches
+    a.batches_given = a.batches  # benchmarks/gpu.py has its own default batches
     a.repeats = a.repeats if a.repeats is not None else (2 if q else 5)
     a.target_time = a.target_time if a.target_time is not None else (0.12 if q else 0.5)
     a.warmup = a.warmup if a.warmup is not None else (2 if q else 3)
@@ -448,8 +448,8 @@ def plot(results, path):
 # ====================================================================== main
 def main(args):
     if args.device == "cuda":
-        import cuda
-        return cuda.run(args)
+        import gpu   # (not "cuda.py": that name would hide the cuda-python package)
+        return gpu.run(args)
     t_begin = time.time()
     import numpy as np
     import numba_ae  # noqa: F401  (full package before common.mnist_arrays)

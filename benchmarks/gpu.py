@@ -118,9 +118,12 @@ def run(args):
 
 
 def _tiny(conf):
-    """The same kind of network at toy sizes (for ``--smoke`` under the simulator)."""
+    """The same network at toy sizes, layer for layer (so launches per step are those of the
+    real one), for ``--smoke`` under the simulator."""
     import numba_ae as na
     first = conf.layers[0]
     if isinstance(first, na.VariationalAutoencoder):
-        return conf.replace(layers=[first.replace(n_in=5, n_out=2, encoder_layer_sizes=(4,), decoder_layer_sizes=(3,))])
+        enc = tuple(4 + i for i in range(len(first.encoder_layer_sizes)))
+        dec = tuple(4 + i for i in range(len(first.decoder_layer_sizes)))
+        return conf.replace(layers=[first.replace(n_in=5, n_out=2, encoder_layer_sizes=enc, decoder_layer_sizes=dec)])
     return conf.replace(layers=[first.replace(n_in=5, n_out=3), conf.layers[1].replace(n_in=3, n_out=5)])
