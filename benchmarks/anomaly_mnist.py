@@ -26,19 +26,9 @@ import time
 
 import numpy as np
 
+import common
 from numba_ae.anomaly import AutoEncoderAnomalyDetector, VAEAnomalyDetector
 from numba_ae.data import load_mnist
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _data(train_limit, test_limit):
@@ -91,7 +81,7 @@ def main(argv=None):
     ap.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
     args = ap.parse_args(argv)
     data = _data(args.train_limit, args.test_limit)
-    print(f"# host: {_cpu_model()}, {platform.python_version()}; epochs={args.epochs} "
+    print(f"# host: {common.cpu_model()}, {platform.python_version()}; epochs={args.epochs} "
           f"train_limit={args.train_limit} test_limit={args.test_limit} num_samples={args.num_samples}", flush=True)
     print("| anomaly digit | normal train images | AE AUC | VAE AUC | IWAE AUC | AE fit (s) | VAE fit (s) |")
     print("|---|---|---|---|---|---|---|", flush=True)

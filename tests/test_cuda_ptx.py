@@ -25,7 +25,8 @@ from numba import njit
 
 cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
 
-from numba_ae import register_activation, unregister_activation
+from softsign import registered
+
 from numba_ae.kernels.activations import get as get_activation
 from numba_ae.kernels.cuda import activations as ca
 from numba_ae.kernels.cuda import dense as cd
@@ -126,22 +127,10 @@ def test_gemm_machine_code_has_no_spills(name):
     assert m.groups() == ("0", "0", "0"), f"{name}: {m.group(0)}"
 
 
-@njit
-def _softsign(v):
-    return v / (type(v)(1.0) + abs(v))
-
-
-@njit
-def _softsign_d(pre, out):
-    d = type(pre)(1.0) + abs(pre)
-    return type(pre)(1.0) / (d * d)
-
-
 def test_user_activation_kernels_compile_to_float32_ptx():
     """A user-registered activation (a plain ``@njit`` pair) compiles into the elementwise
     and GEMM kernels without a GPU, and its float32 kernels stay float32."""
-    register_activation("softsign_ptx_t", _softsign, _softsign_d)
-    try:
+    with registered("softsign_ptx_t"):
         act = get_activation("softsign_ptx_t")
         cases = [c for c in ca.ptx_cases(acts=["softsign_ptx_t"]) if c[0].startswith(("map_", "backward["))]
         for spec in (cg.GemmSpec(False, False, act, True, "post", False, None, False, "32x32"),
@@ -156,8 +145,6 @@ def test_user_activation_kernels_compile_to_float32_ptx():
                 assert not _F64.findall(body), f"{name}: float64 instructions in a float32 kernel"
             if name.startswith(("n_n", "n_t")):
                 assert not _LOCAL.findall(body), f"{name}: local memory"
-    finally:
-        unregister_activation("softsign_ptx_t")
 
 
 def test_kernels_compile_after_the_cpu_compiled_the_scalar_functions():

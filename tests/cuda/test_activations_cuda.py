@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numba import cuda, njit
+from numba import cuda
+from softsign import registered
 
-from numba_ae import register_activation, unregister_activation
 from numba_ae.kernels import activations as ka
 from numba_ae.kernels import dense as kd
 from numba_ae.kernels.cuda import _launch
@@ -17,23 +17,12 @@ TOL = {np.float64: 1e-10, np.float32: 1e-5}
 USER = "softsign_act_t"
 
 
-@njit
-def _softsign(v):
-    return v / (type(v)(1.0) + abs(v))
-
-
-@njit
-def _softsign_d(pre, out):
-    d = type(pre)(1.0) + abs(pre)
-    return type(pre)(1.0) / (d * d)
-
 
 @pytest.fixture(scope="module", autouse=True)
 def user_activation():
     """A user-registered activation, available to every test of this module."""
-    register_activation(USER, _softsign, _softsign_d)
-    yield USER
-    unregister_activation(USER)
+    with registered(USER):
+        yield USER
 
 
 ACTS = ["identity", "relu", "sigmoid", "tanh", "softmax", "gelu", USER]

@@ -17,4 +17,4 @@ target compiles too.  :mod:`._fastmath` gives the target-neutral elementary func
 Tests run every twin against its CPU kernel, on a GPU or under the simulator
 (``NUMBA_ENABLE_CUDASIM=1``).
 """
-from . import _fastmath  # noqa: F401  (registers the CUDA overloads of the fastmath stubs)
+from . import _fastmath

@@ -50,3 +50,18 @@ def jit_kernel(pyfunc, **options):
     """``cuda.jit(pyfunc)`` with the package's options (the plain function stays
     reachable as ``.py_func`` for ``cuda.compile_ptx`` in the PTX tests)."""
     return cuda.jit(**options)(pyfunc)
+
+
+class LazyKernels:
+    """``kernels[name]``: ``cuda.jit`` of the plain function ``pyfuncs[name]``, compiled on
+    first use and kept (the plain functions stay in ``pyfuncs`` for the PTX tests)."""
+
+    def __init__(self, pyfuncs):
+        self.pyfuncs = pyfuncs
+        self._jitted = {}
+
+    def __getitem__(self, name):
+        k = self._jitted.get(name)
+        if k is None:
+            k = self._jitted[name] = cuda.jit(self.pyfuncs[name])
+        return k

@@ -6,7 +6,7 @@ expressions (``a[...] = 0``, ``out += tmp``, ``np.negative(out, out=out)``).
 """
 from numba import cuda
 
-from ._launch import launch_1d
+from ._launch import LazyKernels, launch_1d
 
 
 def _fill1(a, v):
@@ -56,14 +56,11 @@ def _neg2(a):
 #: name -> (1-D pyfunc, 2-D pyfunc); the PTX test compiles these.
 KERNELS = {"fill": (_fill1, _fill2), "copy": (_copy1, _copy2), "add": (_add1, _add2),
            "negate": (_neg1, _neg2)}
-_jitted = {}
+_k = LazyKernels({(name, nd + 1): fns[nd] for name, fns in KERNELS.items() for nd in range(2)})
 
 
 def _kernel(name, ndim):
-    k = _jitted.get((name, ndim))
-    if k is None:
-        k = _jitted[(name, ndim)] = cuda.jit(KERNELS[name][ndim - 1])
-    return k
+    return _k[(name, ndim)]
 
 
 def _check(a):

@@ -5,7 +5,7 @@ network drops exactly the units a CPU network drops."""
 import numpy as np
 from numba import cuda
 
-from ._launch import launch_1d
+from ._launch import LazyKernels, launch_1d
 
 
 def _dropout_forward_kernel(x, bits, threshold, scale, out, mask):
@@ -29,23 +29,16 @@ def _dropout_backward_kernel(delta, mask):
 
 #: name -> plain kernel function (the PTX test compiles these).
 KERNELS = {"dropout_forward": _dropout_forward_kernel, "dropout_backward": _dropout_backward_kernel}
-_jitted = {}
-
-
-def _k(name):
-    k = _jitted.get(name)
-    if k is None:
-        k = _jitted[name] = cuda.jit(KERNELS[name])
-    return k
+_k = LazyKernels(KERNELS)
 
 
 def dropout_forward(x, bits, threshold, scale, out, mask):
     """``out = x * mask``, ``mask`` = 0 where ``bits < threshold`` else ``scale``."""
     if x.size:
-        launch_1d(_k("dropout_forward"), x.size, x, bits, np.int64(threshold), out.dtype.type(scale), out, mask)
+        launch_1d(_k["dropout_forward"], x.size, x, bits, np.int64(threshold), out.dtype.type(scale), out, mask)
 
 
 def dropout_backward(delta, mask):
     """``delta *= mask`` in place."""
     if delta.size:
-        launch_1d(_k("dropout_backward"), delta.size, delta, mask)
+        launch_1d(_k["dropout_backward"], delta.size, delta, mask)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from ._launch import launch_1d
+from ._launch import LazyKernels, launch_1d
 
 
 def _dim_means_kernel(mean, logvar, out):
@@ -41,19 +41,12 @@ def _grad_kernel(mean, logvar, dim_means, free_bits, scale, grad_mean, grad_logv
 
 #: name -> plain kernel function (the PTX test compiles these).
 KERNELS = {"kl_normal_dim_means": _dim_means_kernel, "free_bits_kl_grad": _grad_kernel}
-_jitted = {}
-
-
-def _k(name):
-    k = _jitted.get(name)
-    if k is None:
-        k = _jitted[name] = cuda.jit(KERNELS[name])
-    return k
+_k = LazyKernels(KERNELS)
 
 
 def kl_normal_dim_means(mean, logvar, out):
     """``out[j] = mean_i KL_ij`` (float64 [k], overwritten)."""
-    launch_1d(_k("kl_normal_dim_means"), mean.shape[1], mean, logvar, out)
+    launch_1d(_k["kl_normal_dim_means"], mean.shape[1], mean, logvar, out)
 
 
 def free_bits_kl(dim_means, free_bits):
@@ -67,5 +60,5 @@ def free_bits_kl(dim_means, free_bits):
 def free_bits_kl_grad(mean, logvar, dim_means, free_bits, scale, grad_mean, grad_logvar):
     """The gradient of ``scale * n * free_bits_kl``: the KL gradient for dimensions above the
     floor, 0 at or below it (overwrites ``grad_mean``, ``grad_logvar``)."""
-    launch_1d(_k("free_bits_kl_grad"), mean.size, mean, logvar, dim_means, float(free_bits), float(scale),
+    launch_1d(_k["free_bits_kl_grad"], mean.size, mean, logvar, dim_means, float(free_bits), float(scale),
               grad_mean, grad_logvar)

@@ -48,7 +48,7 @@ import numpy as np
 from numba import cuda, types
 
 from .. import activations as _acts
-from . import _fastmath  # noqa: F401  (CUDA lowering of the fastmath stubs)
+from . import _fastmath
 from ._launch import jit_kernel, launch_2d
 from .activations import device_function, device_scalar, dummy_vec
 
@@ -228,7 +228,7 @@ def _tile_reader(tm, tn):
         lines.append(f"        return acc[{i}, {tn - 1}]")
     lines.append(f"    return acc[{tm - 1}, {tn - 1}]")
     ns = {}
-    exec(compile("\n".join(lines) + "\n", f"<gemm tile reader {tm}x{tn}>", "exec"), ns)  # noqa: S102 (our own generated source)
+    exec(compile("\n".join(lines) + "\n", f"<gemm tile reader {tm}x{tn}>", "exec"), ns)
     return device_function(ns["read"])
 
 

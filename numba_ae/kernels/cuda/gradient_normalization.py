@@ -9,8 +9,8 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from ._launch import count, launch_1d
 from ..gradient_normalization import ZERO_NORM
+from ._launch import LazyKernels, count, launch_1d
 
 _THREADS = 256
 
@@ -51,21 +51,14 @@ def _clip_kernel(g, t):
 
 #: name -> plain kernel function (the PTX test compiles these).
 KERNELS = {"sum_squares": _sum_squares_kernel, "scale": _scale_kernel, "clip": _clip_kernel}
-_jitted = {}
-
-
-def _k(name):
-    k = _jitted.get(name)
-    if k is None:
-        k = _jitted[name] = cuda.jit(KERNELS[name])
-    return k
+_k = LazyKernels(KERNELS)
 
 
 def sum_squares(g):
     """``sum(g**2)`` in float64 (a host float)."""
     out = cuda.device_array(1, dtype=np.float64)
     count()
-    _k("sum_squares")[1, _THREADS](g, out)
+    _k["sum_squares"][1, _THREADS](g, out)
     return float(out.copy_to_host()[0])
 
 
@@ -73,7 +66,7 @@ def renormalize_l2(g):
     """``g *= 1 / ||g||_2`` in place (a zero norm divides by ``ZERO_NORM``); returns the norm."""
     norm = math.sqrt(sum_squares(g))
     if g.shape[0]:
-        launch_1d(_k("scale"), g.shape[0], g, 1.0 / (norm if norm != 0.0 else ZERO_NORM))
+        launch_1d(_k["scale"], g.shape[0], g, 1.0 / (norm if norm != 0.0 else ZERO_NORM))
     return norm
 
 
@@ -81,11 +74,11 @@ def clip_l2(g, threshold):
     """``g *= threshold / ||g||_2`` in place when ``||g||_2 > threshold``; returns the norm."""
     norm = math.sqrt(sum_squares(g))
     if norm > threshold and g.shape[0]:
-        launch_1d(_k("scale"), g.shape[0], g, threshold / norm)
+        launch_1d(_k["scale"], g.shape[0], g, threshold / norm)
     return norm
 
 
 def clip_element_wise(g, threshold):
     """Clamp every entry to ``[-threshold, threshold]`` in place."""
     if g.shape[0]:
-        launch_1d(_k("clip"), g.shape[0], g, g.dtype.type(threshold))
+        launch_1d(_k["clip"], g.shape[0], g, g.dtype.type(threshold))

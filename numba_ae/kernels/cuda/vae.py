@@ -258,7 +258,5 @@ def ptx_cases(ft):
 
 
 # The free-bits KL kernels (their own module, re-exported so the VAE layer finds every twin here).
-from .free_bits import free_bits_kl, free_bits_kl_grad, kl_normal_dim_means  # noqa: E402,F401
-
-
-from .dense import pzx_backward  # noqa: E402,F401  (the q(z|x) head GEMMs live with the GEMM twins)
+from .dense import pzx_backward
+from .free_bits import free_bits_kl, free_bits_kl_grad, kl_normal_dim_means
