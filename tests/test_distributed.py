@@ -321,3 +321,35 @@ def test_import_numba_ae_does_not_import_dask():
     code = ("import sys, numba_ae; bad = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed') "
             "or m.startswith('numba_ae.distributed')]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_listeners_run_per_round_and_stop_training_ends_the_phase(client):
+    from numba_ae.listeners import TrainingListener
+
+    class Spy(TrainingListener):
+        def __init__(self):
+            self.events = []
+
+        def on_train_start(self, net, phase, layer):
+            self.events.append(("start", phase))
+
+        def on_epoch_start(self, net, epoch, n_batches):
+            self.events.append(("epoch", epoch, n_batches))
+
+        def iteration_done(self, net, iteration, epoch, score):
+            self.events.append(("round", iteration, epoch))
+
+        def on_epoch_end(self, net, epoch):
+            self.events.append(("end", epoch))
+            if epoch == 2:
+                net.stop_training = True
+
+    x, y = data(12, seed=8)
+    net = dense_net(Sgd(0.1))
+    spy = Spy()
+    net.add_listener(spy)
+    trainer = DaskTrainer(net, client, averaging_frequency=2, batch_size=3)
+    trainer.fit(x, y, epochs=5, n_partitions=2)   # 2 minibatches per partition: 1 round per epoch
+    assert net.epoch_count == 2 and len(net.history) == 2     # stopped after epoch 2 of 5
+    assert spy.events == [("start", "fit"), ("epoch", 0, 1), ("round", 2, 0), ("end", 1),
+                          ("epoch", 1, 1), ("round", 4, 1), ("end", 2)]

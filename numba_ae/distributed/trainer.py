@@ -80,8 +80,13 @@ class DaskTrainer:
     *Counters.*  Each epoch adds 1 to ``net.epoch_count`` and one record to
     ``net.history`` (as ``fit`` does; ``seconds`` is the epoch's wall time).  A round
     of several tasks adds its longest task's minibatch count to
-    ``net.iteration_count`` and to the trained layers' updater step counters.  The
-    network's listeners are not called (the minibatches run on the workers).
+    ``net.iteration_count`` and to the trained layers' updater step counters.
+
+    *Listeners* run on the driver as in ``fit``/``pretrain``, with rounds in place of
+    minibatches: ``on_train_start``, ``on_epoch_start``, ``iteration_done`` once per round
+    (the round's mean score, at the round's last iteration), ``on_epoch_end``; setting
+    ``net.stop_training`` (``EarlyStopping``) ends the phase after the current epoch, and
+    ``CheckpointListener`` saves the averaged network.
 
     Examples
     --------
@@ -185,18 +190,26 @@ class DaskTrainer:
         net = self.net
         n_batches = _plan.batches_per_partition(parts.rows, self.batch_size)
         rounds = _plan.epoch_rounds(n_batches, self.averaging_frequency)
+        net.stop_training = False
+        for ls in net.listeners:
+            ls.on_train_start(net, phase, layer)
         for _ in range(epochs):
             t0 = time.perf_counter()
             epoch_key = net.epoch_count
+            net._notify_epoch_start(epoch_key, len(rounds))
             total, count = 0.0, 0
             for tasks in rounds:
                 score, n = self._round(parts, tasks, phase, layer, shuffle_seed, epoch_key)
                 total += score * n
                 count += n
+                net._notify_iter(score)
             net.epoch_count += 1
             net.history.append({"phase": phase, "epoch": net.epoch_count, "score": total / count,
                                 "val_score": None, "seconds": time.perf_counter() - t0,
                                 **({"layer": layer} if phase == "pretrain" else {})})
+            net._notify_epoch_end()
+            if net.stop_training:
+                break
 
     def _broadcast_state(self, phase, layer):
         """The round's state: parameters, the trained layers' updater state, counters, RNG."""
