@@ -35,6 +35,13 @@ known to lie in: ``"any"`` (the default: the input is the data, which
 slices included), ``"unit"`` ([0, 1], e.g. a sigmoid layer's output: everything but
 categorical slices), ``"nonnegative"`` (>= 0: also no Bernoulli, no xent) or ``"real"``
 (only Gaussian/mse-like choices).
+
+*Layer parameters and KL control.*  Network and layer configs also draw ``dropout`` (0,
+0.1 or 0.5; a layer's may be ``None``: inherit), ``bias_init`` (-0.1, 0 or 0.1),
+``gradient_normalization`` (``None`` or any mode of
+:data:`numba_ae.gradient_normalization.GRADIENT_NORMALIZATIONS`) and its threshold
+(0.1-5); VAE configs draw ``beta`` in [0, 2], ``kl_warmup_steps`` 0-5 and ``free_bits``
+in [0, 1].  Each is at its default in most draws.
 """
 try:
     from hypothesis import strategies as st
@@ -60,6 +67,7 @@ from ..config import (
 )
 from ..data import DataSet
 from ..distributions import DISTRIBUTIONS
+from ..gradient_normalization import GRADIENT_NORMALIZATIONS
 from ..registries import ACTIVATIONS
 from ..updaters import AdaGrad, Adam, Nesterovs, RmsProp, Sgd
 from ..weight_init import WEIGHT_INITS
@@ -273,19 +281,44 @@ def _column_needs(dist, width):
 
 # ============================================================================ layers
 
+def _mostly(draw, default, strategy):
+    """``default`` in about two draws of three (and when shrinking), else a draw of ``strategy``."""
+    return draw(strategy) if draw(st.integers(0, 2)) == 2 else default
+
+
+def _layer_params(draw, default):
+    """``dropout``, ``bias_init``, ``gradient_normalization`` and its threshold, for a layer
+    (``default=None``: each may be None, inheriting) or the network (``default`` its defaults)."""
+    if default is None:
+        default = dict(dropout=None, bias_init=None, gradient_normalization=None,
+                       gradient_normalization_threshold=None)
+    return dict(
+        dropout=_mostly(draw, default["dropout"], st.sampled_from([0.0, 0.1, 0.5])),
+        bias_init=_mostly(draw, default["bias_init"], st.sampled_from([0.0, 0.1, -0.1])),
+        gradient_normalization=_mostly(draw, default["gradient_normalization"],
+                                       st.sampled_from(GRADIENT_NORMALIZATIONS)),
+        gradient_normalization_threshold=_mostly(draw, default["gradient_normalization_threshold"],
+                                                 st.floats(0.1, 5.0)))
+
+
+_NETWORK_PARAMS = dict(dropout=0.0, bias_init=0.0, gradient_normalization=None, gradient_normalization_threshold=1.0)
+
+
 def _common(draw):
     return dict(updater=draw(st.one_of(st.none(), updaters())),
                 weight_init=draw(st.one_of(st.none(), st.sampled_from(WEIGHT_INITS))),
                 l1=draw(st.sampled_from([None, 0.0, 1e-4])), l2=draw(st.sampled_from([None, 0.0, 1e-3])),
                 l1_bias=draw(st.sampled_from([None, 1e-4])), l2_bias=draw(st.sampled_from([None, 1e-3])),
-                name=draw(st.one_of(st.none(), st.text("abcxyz_0123", min_size=1, max_size=6))))
+                name=draw(st.one_of(st.none(), st.text("abcxyz_0123", min_size=1, max_size=6))),
+                **_layer_params(draw, None))
 
 
 @st.composite
 def vae_configs(draw, n_in=None, n_out=None, *, data_range=ANY, activations=None):
     """:class:`~numba_ae.VariationalAutoencoder` configs with ``n_in`` set (``None``:
     1-8; a composite distribution picks it), latent size ``n_out`` (``None``: 1-4),
-    1-2 encoder and decoder layers of width <= 8, ``num_samples`` 1-2; the distribution
+    1-2 encoder and decoder layers of width <= 8, ``num_samples`` 1-2, ``beta`` in [0, 2],
+    ``kl_warmup_steps`` 0-5, ``free_bits`` in [0, 1] (each mostly at its default); the distribution
     from :func:`reconstruction_distributions` ``(n_in, data_range=data_range)``.
     ``activations``: a strategy of hidden activations (default: smooth built-ins)."""
     acts = activations if activations is not None else _trainable_activations()
@@ -300,7 +333,11 @@ def vae_configs(draw, n_in=None, n_out=None, *, data_range=ANY, activations=None
         n_in=n_in, n_out=n_out if n_out is not None else draw(st.integers(1, 4)),
         activation=draw(acts), pzx_activation=draw(st.sampled_from(["identity", "sigmoid", "tanh"])),
         encoder_layer_sizes=draw(sizes), decoder_layer_sizes=draw(sizes),
-        num_samples=draw(st.integers(1, 2)), **{key: dist}, **_common(draw))
+        num_samples=draw(st.integers(1, 2)),
+        beta=_mostly(draw, 1.0, st.floats(0.0, 2.0)),
+        kl_warmup_steps=_mostly(draw, 0, st.integers(0, 5)),
+        free_bits=_mostly(draw, 0.0, st.floats(0.0, 1.0)),
+        **{key: dist}, **_common(draw))
 
 
 LAYER_KINDS = ("dense", "output", "autoencoder", "vae")
@@ -411,7 +448,7 @@ def network_configs(draw, kind="any", *, max_layers=MAX_LAYERS, max_width=MAX_WI
         weight_init=draw(st.sampled_from(WEIGHT_INITS)), activation=net_act,
         l1=draw(st.sampled_from([0.0, 1e-4])), l2=draw(st.sampled_from([0.0, 1e-3])),
         l1_bias=draw(st.sampled_from([0.0, 1e-4])), l2_bias=draw(st.sampled_from([0.0, 1e-3])),
-        dtype=dtype)
+        dtype=dtype, **_layer_params(draw, _NETWORK_PARAMS))
 
 
 # ============================================================================ data
