@@ -105,9 +105,11 @@ def test_vae_pretrain_matches_cpu(name):
     np.testing.assert_allclose(b.generate_at_mean_given_z(z), a.generate_at_mean_given_z(z), **TOL["float64"])
     np.testing.assert_allclose(b.generate_random_given_z(z, rng=3), a.generate_random_given_z(z, rng=3),
                                **TOL["float64"])
-    for method, kw in (("reconstruction_log_probability", {"num_samples": 2, "rng": 5}),
-                       ("log_likelihood_estimate", {"num_samples": 2, "rng": 5}),
-                       ("elbo", {"num_samples": 1, "rng": 5})):
+    methods = (("reconstruction_log_probability", {"num_samples": 2, "rng": 5}),
+               ("log_likelihood_estimate", {"num_samples": 2, "rng": 5}),
+               ("elbo", {"num_samples": 1, "rng": 5}))
+    # every method once (on two distributions: the simulator is slow), the score on all
+    for method, kw in (methods if name in ("gaussian", "categorical") else methods[:1]):
         np.testing.assert_allclose(getattr(b, method)(x, **kw), getattr(a, method)(x, **kw), **TOL["float64"])
     np.testing.assert_allclose(gpu.score(x), cpu.score(x), **TOL["float64"])
 
