@@ -86,13 +86,14 @@ def device_scalar(fn):
     kernel, its fastmath stubs (``fexp``, ``ftanh``, ``sigmoid``, ...) bound to their CUDA
     implementations directly.
 
-    Why not the registered function as it is: once it, or a stub it calls, has been
-    compiled for the CPU in this process (a call from Python, as ``register`` makes to
-    validate a user's functions, or any float32 CPU kernel using ``ftanh``), numba-cuda
-    resolves the call to the CPU implementation, links CPU code into the kernel and NVVM
-    rejects the module (``ERROR_INVALID_IR``).  The private copy is never compiled for the
-    CPU outside the simulator, and the stubs it calls by name are not the shared ones.
-    (Other ``@njit`` helpers a user's function calls are used as they are.)
+    Why not the registered function as it is: a user's function is a plain ``@njit``
+    dispatcher, which numba-cuda compiles as a device function -- asking the driver for the
+    device's compute capability, so ``cuda.compile_ptx`` could not build the kernel on a
+    machine without a GPU (the PTX tests); the inlined copy has no such call.  (The copy also
+    predates the fix that made the fastmath stubs safe to call from CUDA kernels after a CPU
+    kernel used them -- ``kernels/fastmath.py`` registers its CPU lowering per target now --
+    and binds the stubs to their CUDA implementations directly.)  Other ``@njit`` helpers a
+    user's function calls are used as they are.
     """
     k = _scalars.get(fn)
     if k is None:
